@@ -1,0 +1,14 @@
+"""Plan rural police stations, judicial offices and people's courts after a township merger."""
+
+from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "InfeasibleError",
+    "OptimizerError",
+    "PolicyError",
+    "SolverError",
+    "__version__",
+]

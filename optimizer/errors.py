@@ -1,0 +1,72 @@
+"""Public exception family.
+
+Planners and notebooks catch these apart: bad input data is theirs to fix, a bad policy is a
+scenario setting, an infeasible scenario needs a relaxed rule, and a solver failure is ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "DataError",
+    "InfeasibleError",
+    "OptimizerError",
+    "PolicyError",
+    "SolverError",
+]
+
+
+class OptimizerError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class _ProblemList(OptimizerError):
+    """An error that carries every problem found, not just the first one."""
+
+    title = "problems"
+
+    def __init__(self, problems: Iterable[str] | str, *, title: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems: list[str] = [str(p) for p in problems]
+        if title is not None:
+            self.title = title
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        """Return one readable message listing every problem.
+
+        Returns
+        -------
+        str
+            A heading with the number of problems, then one numbered line per problem.
+        """
+        n = len(self.problems)
+        if n == 1:
+            return f"{self.title}: {self.problems[0]}"
+        lines = [f"{self.title} ({n} problems):"]
+        lines += [f"  {i}. {p}" for i, p in enumerate(self.problems, start=1)]
+        return "\n".join(lines)
+
+
+class DataError(_ProblemList):
+    """Input data that cannot be used as it is: missing columns, bad codes, bad geometry."""
+
+    title = "input data cannot be used"
+
+
+class PolicyError(_ProblemList):
+    """A policy or scenario setting that is invalid (unknown key, out-of-range value)."""
+
+    title = "invalid policy"
+
+
+class InfeasibleError(_ProblemList):
+    """The scenario's rules cannot all hold at once; the message says which and by how much."""
+
+    title = "the scenario is infeasible"
+
+
+class SolverError(OptimizerError):
+    """The solver failed or returned no usable solution."""
