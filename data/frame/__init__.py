@@ -1,0 +1,1 @@
+"""Real public Sichuan frame (see README.md here for sources and licences)."""

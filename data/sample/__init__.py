@@ -1,0 +1,1 @@
+"""Bundled SYNTHETIC sample (see README.md here)."""
