@@ -1,0 +1,796 @@
+r"""The solver core: facility location on a sparse cost table; the only module that imports pulp.
+
+It knows nothing of townships or geography. A :class:`LocationProblem` holds clients with
+weights, candidate sites, the allowed (client, site) pairs with their costs, and side
+constraints on which sites open (fixed open / closed sites, count bounds per group of sites).
+Every client is served by its cheapest open allowed site, so the model needs no assignment
+variables: it uses the *radius* (distance-level) formulation of Elloumi (2010) in its sparse,
+chained form, whose LP bound equals that of the strong assignment formulation but which has
+one variable per distinct cost level instead of one per pair:
+
+.. math::
+
+    \min \sum_i w_i \Big(D_i^1 + \sum_{k\ge1} (D_i^{k+1}-D_i^k) z_i^k\Big)
+    \quad\text{s.t.}\quad z_i^k \ge z_i^{k-1} - \sum_{j: c_{ij} = D_i^k} y_j,\ z_i^0 = 1,
+
+with :math:`y_j` binary (site open) and :math:`z_i^k \ge 0` ("client *i* is farther than its
+*k*-th cost level"). Levels are generated lazily (García, Labbé & Marín 2011): each client
+starts with its first few levels, the last one costed as a lower bound of everything beyond;
+when a solution sends a client past its last level, more levels are added and the model is
+solved again, so the final answer is optimal for the full problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pulp
+
+from optimizer.errors import InfeasibleError, PolicyError, SolverError
+
+__all__ = [
+    "LocationProblem",
+    "LocationResult",
+    "SiteGroup",
+    "p_median",
+    "solve",
+]
+
+logger = logging.getLogger(__name__)
+
+SolverName = Literal["highs", "cbc"]
+Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+
+
+@dataclass(frozen=True)
+class SiteGroup:
+    """Bounds on the number of open sites among a group of sites.
+
+    Parameters
+    ----------
+    name
+        ASCII identifier of the group, used to name the constraint.
+    sites
+        Indices of the sites in the group.
+    min_open, max_open
+        Inclusive bounds on how many of them open; ``None`` for no upper bound.
+    """
+
+    name: str
+    sites: np.ndarray
+    min_open: int = 0
+    max_open: int | None = None
+
+
+@dataclass
+class LocationProblem:
+    """A facility-location problem on a sparse cost table.
+
+    Parameters
+    ----------
+    n_clients, n_sites
+        Numbers of clients and candidate sites.
+    client, site, cost
+        Parallel arrays of the allowed pairs: client index, site index, cost. Pairs not listed
+        are forbidden.
+    weights
+        Client weights (for example population); default 1.
+    p
+        If given, exactly this many sites open.
+    groups
+        Count bounds on groups of sites (for example at most one per township, at most 65 % of
+        today's stations in a province).
+    fixed_open, fixed_closed
+        Sites that must be open or closed.
+    """
+
+    n_clients: int
+    n_sites: int
+    client: np.ndarray
+    site: np.ndarray
+    cost: np.ndarray
+    weights: np.ndarray | None = None
+    p: int | None = None
+    groups: list[SiteGroup] = field(default_factory=list)
+    fixed_open: frozenset[int] = frozenset()
+    fixed_closed: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.client = np.asarray(self.client, dtype=np.int64)
+        self.site = np.asarray(self.site, dtype=np.int64)
+        self.cost = np.asarray(self.cost, dtype=np.float64)
+        w = np.ones(self.n_clients) if self.weights is None else self.weights
+        self.weights = np.asarray(w, dtype=np.float64)
+        problems = []
+        if not (len(self.client) == len(self.site) == len(self.cost)):
+            problems.append("client, site and cost arrays differ in length")
+        if len(self.weights) != self.n_clients:
+            problems.append(f"{len(self.weights)} weights for {self.n_clients} clients")
+        if len(self.client) and (self.client.min() < 0 or self.client.max() >= self.n_clients):
+            problems.append("a client index is out of range")
+        if len(self.site) and (self.site.min() < 0 or self.site.max() >= self.n_sites):
+            problems.append("a site index is out of range")
+        if not np.all(np.isfinite(self.cost)):
+            problems.append("costs must be finite (leave forbidden pairs out instead)")
+        if np.any(self.weights < 0) or not np.all(np.isfinite(self.weights)):
+            problems.append("weights must be finite and non-negative")
+        if self.fixed_open & self.fixed_closed:
+            problems.append(
+                f"sites both fixed open and closed: {sorted(self.fixed_open & self.fixed_closed)}"
+            )
+        if self.p is not None and not 1 <= self.p <= self.n_sites:
+            problems.append(f"p = {self.p} must lie between 1 and the {self.n_sites} sites")
+        if problems:
+            raise PolicyError(problems, title="invalid location problem")
+
+    def objective_of(self, open_sites: Sequence[int]) -> tuple[float, np.ndarray]:
+        """Return the objective and assignment that a set of open sites gives.
+
+        Each client goes to its cheapest open allowed site (lowest site index on ties).
+
+        Parameters
+        ----------
+        open_sites
+            Indices of open sites.
+
+        Returns
+        -------
+        objective : float
+            Weighted cost; ``inf`` if a client has no open allowed site.
+        assignment : numpy.ndarray
+            Site index per client, -1 where none is open.
+        """
+        is_open = np.zeros(self.n_sites, dtype=bool)
+        is_open[np.asarray(list(open_sites), dtype=np.int64)] = True
+        mask = is_open[self.site]
+        c, s, k = self.client[mask], self.site[mask], self.cost[mask]
+        order = np.lexsort((s, k, c))
+        c, s, k = c[order], s[order], k[order]
+        first = np.ones(len(c), dtype=bool)
+        first[1:] = c[1:] != c[:-1]
+        assignment = np.full(self.n_clients, -1, dtype=np.int64)
+        assignment[c[first]] = s[first]
+        best = np.full(self.n_clients, np.inf)
+        best[c[first]] = k[first]
+        assert self.weights is not None
+        with np.errstate(invalid="ignore"):
+            total = float(np.sum(np.where(self.weights > 0, self.weights * best, 0.0)))
+        if np.any(assignment < 0):
+            total = math.inf
+        return total, assignment
+
+
+@dataclass(frozen=True)
+class LocationResult:
+    """What a solve returns.
+
+    Attributes
+    ----------
+    status
+        ``optimal`` (proven within the gap tolerance), ``feasible`` (a plan with a gap, e.g. at
+        the time limit), ``infeasible``, or ``no_solution``.
+    objective
+        Weighted cost of the returned plan, recomputed from the assignment.
+    bound
+        Best proven lower bound on the optimum.
+    gap
+        Relative gap ``(objective - bound) / objective``.
+    seconds
+        Wall time of model building and solving.
+    open_sites
+        Sorted indices of open sites.
+    assignment
+        Site index serving each client.
+    """
+
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    open_sites: np.ndarray
+    assignment: np.ndarray
+    solver: str
+    formulation: str
+    n_variables: int
+    n_constraints: int
+    n_nonzeros: int
+    rounds: int
+
+    def __repr__(self) -> str:
+        return (
+            f"LocationResult(status={self.status!r}, objective={self.objective:,.6g}, "
+            f"bound={self.bound:,.6g}, gap={self.gap:.2e}, open={len(self.open_sites)}, "
+            f"seconds={self.seconds:.2f}, variables={self.n_variables:,})"
+        )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _presolve_checks(prob: LocationProblem) -> None:
+    """Raise InfeasibleError with numbers when the problem cannot be feasible."""
+    problems: list[str] = []
+    usable = np.ones(len(prob.site), dtype=bool)
+    if prob.fixed_closed:
+        usable &= ~np.isin(prob.site, np.fromiter(prob.fixed_closed, dtype=np.int64))
+    served = np.zeros(prob.n_clients, dtype=bool)
+    served[prob.client[usable]] = True
+    if not served.all():
+        missing = np.flatnonzero(~served)
+        problems.append(
+            f"{len(missing)} client(s) have no allowed site that may open: "
+            + ", ".join(map(str, missing[:20]))
+            + (" ..." if len(missing) > 20 else "")
+        )
+    for g in prob.groups:
+        members = set(map(int, g.sites))
+        fixed = len(members & prob.fixed_open)
+        free = len(members - prob.fixed_closed)
+        if g.max_open is not None and fixed > g.max_open:
+            problems.append(
+                f"group {g.name}: {fixed} sites pinned open but at most {g.max_open} may open"
+            )
+        if g.min_open > free:
+            problems.append(f"group {g.name}: needs {g.min_open} open but only {free} may open")
+        if g.max_open is not None and g.min_open > g.max_open:
+            problems.append(f"group {g.name}: minimum {g.min_open} exceeds maximum {g.max_open}")
+    if prob.p is not None:
+        if len(prob.fixed_open) > prob.p:
+            problems.append(f"{len(prob.fixed_open)} sites pinned open but p = {prob.p}")
+        if prob.n_sites - len(prob.fixed_closed) < prob.p:
+            problems.append(
+                f"p = {prob.p} but only {prob.n_sites - len(prob.fixed_closed)} sites may open"
+            )
+    if problems:
+        raise InfeasibleError(problems)
+
+
+# --------------------------------------------------------------------------- heuristic
+
+
+def _greedy_start(prob: LocationProblem) -> list[int] | None:
+    """Return a feasible set of open sites found greedily, or None.
+
+    Opens the pinned sites, covers the clients left without an open site (heaviest first),
+    then adds the site with the largest weighted saving while the count limits allow.
+    Savings are computed for all sites at once from the pair arrays.
+    """
+    assert prob.weights is not None
+    limits = [(set(map(int, g.sites)), g.max_open) for g in prob.groups if g.max_open is not None]
+    group_of: dict[int, list[int]] = {}
+    for gi, (members, _) in enumerate(limits):
+        for j in members:
+            group_of.setdefault(j, []).append(gi)
+    counts = [0] * len(limits)
+    open_mask = np.zeros(prob.n_sites, dtype=bool)
+    blocked = np.zeros(prob.n_sites, dtype=bool)
+    if prob.fixed_closed:
+        blocked[list(prob.fixed_closed)] = True
+    target = prob.p
+
+    def can_open(j: int) -> bool:
+        if open_mask[j] or blocked[j]:
+            return False
+        if target is not None and open_mask.sum() >= target:
+            return False
+        return all(counts[g] < (limits[g][1] or 0) for g in group_of.get(j, []))
+
+    def do_open(j: int) -> None:
+        open_mask[j] = True
+        for g in group_of.get(j, []):
+            counts[g] += 1
+
+    for j in sorted(prob.fixed_open):
+        open_mask[j] = True
+        for g in group_of.get(j, []):
+            counts[g] += 1
+    order = np.lexsort((prob.site, prob.cost, prob.client))
+    c_sorted, s_sorted = prob.client[order], prob.site[order]
+    bounds = np.searchsorted(c_sorted, np.arange(prob.n_clients + 1))
+    for c in np.argsort(-prob.weights, kind="stable").tolist():
+        options = s_sorted[bounds[c] : bounds[c + 1]].tolist()
+        if any(open_mask[s] for s in options):
+            continue
+        for s in options:
+            if can_open(s):
+                do_open(s)
+                break
+        else:
+            return None
+    best = np.full(prob.n_clients, np.inf)
+    np.minimum.at(best, prob.client[open_mask[prob.site]], prob.cost[open_mask[prob.site]])
+    w_pair = prob.weights[prob.client]
+    while target is None or open_mask.sum() < target:
+        saving = w_pair * np.maximum(0.0, best[prob.client] - prob.cost)
+        gain = np.bincount(prob.site, weights=saving, minlength=prob.n_sites)
+        gain[open_mask | blocked] = -1.0
+        picked = -1
+        for j in np.argsort(-gain, kind="stable").tolist():
+            if gain[j] <= 0 and target is None:
+                break
+            if gain[j] < 0:
+                break
+            if can_open(j):
+                picked = j
+                break
+        if picked < 0:
+            break
+        do_open(picked)
+        sel = prob.site == picked
+        np.minimum.at(best, prob.client[sel], prob.cost[sel])
+    if target is not None and open_mask.sum() != target:
+        return None
+    open_set = set(np.flatnonzero(open_mask).tolist())
+    for g in prob.groups:
+        if len(open_set & set(map(int, g.sites))) < g.min_open:
+            return None
+    return sorted(open_set)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class _Levels:
+    """Per-client distinct cost levels and the sites at each level (sorted)."""
+
+    costs: list[np.ndarray]
+    sites: list[list[np.ndarray]]
+
+
+def _levels(prob: LocationProblem) -> _Levels:
+    order = np.lexsort((prob.site, prob.cost, prob.client))
+    c, s, k = prob.client[order], prob.site[order], prob.cost[order]
+    bounds = np.searchsorted(c, np.arange(prob.n_clients + 1))
+    costs: list[np.ndarray] = []
+    sites: list[list[np.ndarray]] = []
+    for i in range(prob.n_clients):
+        kk, ss = k[bounds[i] : bounds[i + 1]], s[bounds[i] : bounds[i + 1]]
+        if len(kk) == 0:
+            costs.append(kk)
+            sites.append([])
+            continue
+        cut = np.flatnonzero(np.diff(kk) > 0) + 1
+        costs.append(kk[np.r_[0, cut]])
+        sites.append(np.split(ss, cut))
+    return _Levels(costs, sites)
+
+
+class _HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
+    """pulp's HiGHS interface, plus a MIP start and the dual bound read back."""
+
+    def __init__(self, *args: Any, start: dict[str, float] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._start = start or {}
+        self.mip_dual_bound: float = -math.inf
+        self.model_status: str = ""
+
+    def callSolver(self, lp: Any) -> None:
+        if self._start:
+            import highspy
+
+            values = [float(self._start.get(v.name, 0.0)) for v in lp.variables()]
+            sol = highspy.HighsSolution()
+            sol.col_value = values
+            sol.value_valid = True
+            lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+        info = lp.solverModel.getInfo()
+        self.mip_dual_bound = float(info.mip_dual_bound)
+        self.model_status = lp.solverModel.modelStatusToString(lp.solverModel.getModelStatus())
+
+
+def _build(
+    prob: LocationProblem, lv: _Levels, depth: np.ndarray
+) -> tuple[pulp.LpProblem, list[pulp.LpVariable], int]:
+    """Build the chained radius model with the first ``depth[i]`` levels of each client."""
+    model = pulp.LpProblem("location", pulp.LpMinimize)
+    y = [pulp.LpVariable(f"y{j}", cat=pulp.LpBinary) for j in range(prob.n_sites)]
+    for j in prob.fixed_open:
+        y[j].lowBound = 1
+    for j in prob.fixed_closed:
+        y[j].upBound = 0
+    assert prob.weights is not None
+    objective: list[tuple[pulp.LpVariable, float]] = []
+    constant = 0.0
+    nnz = 0
+    for i in range(prob.n_clients):
+        w = float(prob.weights[i])
+        costs, sites = lv.costs[i], lv.sites[i]
+        n_levels = len(costs)
+        # coverage: the client has an open allowed site
+        cover = [(y[j], 1.0) for lvl in sites for j in lvl.tolist()]
+        model.addConstraint(pulp.LpConstraint(cover, pulp.LpConstraintGE, f"cover{i}", 1.0))
+        nnz += len(cover)
+        if w == 0.0 or n_levels <= 1:
+            constant += w * (float(costs[0]) if n_levels else 0.0)
+            continue
+        constant += w * float(costs[0])
+        d = int(min(depth[i], n_levels - 1))
+        prev: pulp.LpVariable | None = None
+        for k in range(d):
+            z = pulp.LpVariable(f"z{i}_{k}", lowBound=0)
+            terms = [(z, 1.0)] + [(y[j], 1.0) for j in sites[k].tolist()]
+            if prev is None:
+                rhs = 1.0
+            else:
+                terms.append((prev, -1.0))
+                rhs = 0.0
+            model.addConstraint(pulp.LpConstraint(terms, pulp.LpConstraintGE, f"lvl{i}_{k}", rhs))
+            nnz += len(terms)
+            objective.append((z, w * float(costs[k + 1] - costs[k])))
+            prev = z
+    if prob.p is not None:
+        model.addConstraint(
+            pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
+        )
+        nnz += len(y)
+    for g in prob.groups:
+        terms = [(y[int(j)], 1.0) for j in g.sites]
+        nnz += len(terms)
+        if g.max_open is not None:
+            model.addConstraint(
+                pulp.LpConstraint(terms, pulp.LpConstraintLE, f"gmax_{g.name}", g.max_open)
+            )
+        if g.min_open > 0:
+            model.addConstraint(
+                pulp.LpConstraint(terms, pulp.LpConstraintGE, f"gmin_{g.name}", g.min_open)
+            )
+    model.setObjective(pulp.LpAffineExpression(objective, constant=constant))
+    model.objective_constant = constant  # HiGHS sees no constant: its bound excludes it
+    return model, y, nnz
+
+
+def solve(
+    prob: LocationProblem,
+    *,
+    solver: SolverName = "highs",
+    time_limit: float | None = 300.0,
+    gap: float = 1e-4,
+    threads: int | None = None,
+    seed: int = 0,
+    msg: bool = False,
+    initial_levels: int | None = None,
+) -> LocationResult:
+    """Solve a location problem to proven optimality (or the best plan within the time limit).
+
+    Parameters
+    ----------
+    prob
+        The problem.
+    solver
+        ``"highs"`` (default) or ``"cbc"``.
+    time_limit
+        Seconds for the whole solve (all rounds); at the limit the best plan found is returned
+        with status ``feasible`` and its gap.
+    gap
+        Relative optimality gap at which the solver stops.
+    threads
+        Solver threads (default: the solver's own choice).
+    seed
+        Solver random seed, for reproducible runs.
+    msg
+        Show the solver log.
+    initial_levels
+        Cost levels per client in the first round (default: chosen from the problem size).
+
+    Returns
+    -------
+    LocationResult
+        The plan, its status, objective, bound, gap and model size.
+
+    Raises
+    ------
+    InfeasibleError
+        If the problem has no feasible plan (checked before solving where possible).
+    SolverError
+        If the solver fails without any plan.
+    """
+    if solver not in ("highs", "cbc"):
+        raise PolicyError(f"solver must be 'highs' or 'cbc', not {solver!r}")
+    t0 = time.perf_counter()
+    _presolve_checks(prob)
+    lv = _levels(prob)
+    n_levels = np.array([len(c) for c in lv.costs], dtype=np.int64)
+    if initial_levels is None:
+        open_guess = prob.p or max(1, prob.n_sites // 2)
+        initial_levels = max(
+            8, int(math.ceil(4.0 * len(prob.cost) / max(prob.n_clients, 1) / open_guess))
+        )
+    depth = np.minimum(n_levels - 1, initial_levels).clip(min=0)
+
+    start = _greedy_start(prob)
+    best_open: list[int] | None = start
+    best_obj = prob.objective_of(start)[0] if start is not None else math.inf
+    if start is not None:
+        logger.info("heuristic start: %d sites open, objective %.6g", len(start), best_obj)
+
+    rounds = 0
+    bound = -math.inf
+    status: Status = "no_solution"
+    n_vars = n_cons = nnz = 0
+    while True:
+        rounds += 1
+        t_build = time.perf_counter()
+        model, y, nnz = _build(prob, lv, depth)
+        n_vars, n_cons = len(model.variables()), len(model.constraints)
+        logger.info(
+            "round %d: built model with %s variables, %s constraints, %s nonzeros in %.1f s",
+            rounds,
+            f"{n_vars:,}",
+            f"{n_cons:,}",
+            f"{nnz:,}",
+            time.perf_counter() - t_build,
+        )
+        remaining = (
+            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        )
+        mip_bound, solved_status, open_now = _run(
+            model, y, prob, best_open, solver, remaining, gap, threads, seed, msg
+        )
+        if open_now is not None:
+            value, assignment = prob.objective_of(open_now)
+            if value < best_obj - 1e-9 * max(1.0, abs(value)):
+                best_obj, best_open = value, open_now
+        # a client served beyond its last modelled level means the model under-costed it
+        truncated = np.flatnonzero(depth < n_levels - 1)
+        deepen: list[int] = []
+        if open_now is not None and len(truncated):
+            _, assignment = prob.objective_of(open_now)
+            for i in truncated.tolist():
+                j = assignment[i]
+                if j < 0:
+                    continue
+                c_ij = _pair_cost(prob, lv, i, j)
+                if c_ij > lv.costs[i][depth[i]] + 1e-12:
+                    deepen.append(i)
+        if solved_status == "infeasible":
+            raise InfeasibleError(
+                "the solver proved that no plan satisfies every constraint at once "
+                "(the count limits, pinned sites and allowed pairs conflict)"
+            )
+        if not deepen:
+            bound = mip_bound if np.isfinite(mip_bound) else bound
+            status = solved_status
+            break
+        # the round's bound is still a valid lower bound of the full problem (a relaxation)
+        bound = max(bound, mip_bound) if np.isfinite(mip_bound) else bound
+        out_of_time = time_limit is not None and time.perf_counter() - t0 >= time_limit
+        if out_of_time:
+            status = "feasible" if best_open is not None else "no_solution"
+            break
+        for i in deepen:
+            depth[i] = min(n_levels[i] - 1, max(2 * depth[i], depth[i] + 8))
+        logger.info(
+            "round %d: %d clients need more cost levels; solving again", rounds, len(deepen)
+        )
+
+    if best_open is None:
+        raise SolverError(
+            f"{solver} found no feasible plan within {time_limit} s; raise the time limit"
+        )
+    objective, assignment = prob.objective_of(best_open)
+    bound = min(bound, objective) if np.isfinite(bound) else bound
+    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
+    if status == "optimal" and rel_gap > gap * 1.0001 + 1e-12:
+        status = "feasible"
+    if status == "no_solution":
+        status = "feasible"
+    seconds = time.perf_counter() - t0
+    result = LocationResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=rel_gap,
+        seconds=seconds,
+        open_sites=np.asarray(sorted(best_open), dtype=np.int64),
+        assignment=assignment,
+        solver=solver,
+        formulation="radius",
+        n_variables=n_vars,
+        n_constraints=n_cons,
+        n_nonzeros=nnz,
+        rounds=rounds,
+    )
+    logger.info("%r", result)
+    return result
+
+
+def _pair_cost(prob: LocationProblem, lv: _Levels, i: int, j: int) -> float:
+    for k, lvl in enumerate(lv.sites[i]):
+        if j in lvl:
+            return float(lv.costs[i][k])
+    return math.inf
+
+
+def _run(
+    model: pulp.LpProblem,
+    y: list[pulp.LpVariable],
+    prob: LocationProblem,
+    start: list[int] | None,
+    solver: SolverName,
+    time_limit: float | None,
+    gap: float,
+    threads: int | None,
+    seed: int,
+    msg: bool,
+) -> tuple[float, Status, list[int] | None]:
+    """Run one solve; return (dual bound, status, open sites or None)."""
+    start_values: dict[str, float] | None = None
+    if start is not None:
+        start_values = _start_values(model, prob, start)
+    if solver == "highs":
+        engine = _HiGHS(
+            msg=msg,
+            timeLimit=time_limit,
+            gapRel=gap,
+            threads=threads,
+            start=start_values,
+            random_seed=int(seed),
+            mip_abs_gap=1e-9,
+        )
+        try:
+            model.solve(engine)
+        except Exception as exc:  # pragma: no cover - solver crash
+            raise SolverError(f"HiGHS failed: {exc}") from exc
+        hs = engine.model_status.lower()
+        if "infeasible" in hs:
+            return -math.inf, "infeasible", None
+        bound = engine.mip_dual_bound + float(getattr(model, "objective_constant", 0.0))
+        solved: Status = "optimal" if hs == "optimal" else "feasible"
+    else:
+        if start_values is not None:
+            for v in model.variables():
+                v.setInitialValue(start_values.get(v.name, 0.0))
+        options = [f"randomSeed {int(seed) + 1}", f"randomCbcSeed {int(seed) + 1}"]
+        engine2 = pulp.PULP_CBC_CMD(
+            msg=msg,
+            timeLimit=time_limit,
+            gapRel=gap,
+            threads=threads,
+            warmStart=start_values is not None,
+            options=options,
+        )
+        try:
+            model.solve(engine2)
+        except Exception as exc:  # pragma: no cover - solver crash
+            raise SolverError(f"CBC failed: {exc}") from exc
+        st = pulp.LpStatus[model.status]
+        if st == "Infeasible":
+            return -math.inf, "infeasible", None
+        # pulp does not expose CBC's bound; optimal means the objective is the bound
+        solved = "optimal" if model.sol_status == pulp.LpSolutionOptimal else "feasible"
+        bound = float(pulp.value(model.objective)) if solved == "optimal" else -math.inf
+    values = [v.varValue for v in y]
+    if any(v is None for v in values):
+        return bound, solved, None
+    open_now = [j for j, v in enumerate(values) if v is not None and v > 0.5]
+    if not open_now:
+        return bound, solved, None
+    return bound, solved, open_now
+
+
+def _start_values(
+    model: pulp.LpProblem, prob: LocationProblem, open_sites: list[int]
+) -> dict[str, float]:
+    """Variable values of a start solution: y from the open sites, z from their costs."""
+    values: dict[str, float] = {f"y{j}": 1.0 for j in open_sites}
+    lv = _levels(prob)
+    _, assignment = prob.objective_of(open_sites)
+    for i in range(prob.n_clients):
+        j = int(assignment[i])
+        if j < 0:
+            continue
+        c = _pair_cost(prob, lv, i, j)
+        for k, level_cost in enumerate(lv.costs[i][:-1]):
+            if level_cost < c - 1e-12:
+                values[f"z{i}_{k}"] = 1.0
+    return values
+
+
+# --------------------------------------------------------------------------- public p-median
+
+
+def p_median(
+    costs: Any,
+    p: int,
+    weights: Sequence[float] | np.ndarray | None = None,
+    **options: Any,
+) -> LocationResult:
+    """Solve a p-median problem on a cost matrix to proven optimality.
+
+    Parameters
+    ----------
+    costs
+        Rows are clients, columns are candidate sites. A dense 2-D array (``inf`` or ``nan``
+        marks a forbidden pair), a scipy sparse matrix (stored entries are the allowed pairs),
+        or a long table (pandas DataFrame with columns ``client``, ``site``, ``cost`` holding
+        0-based integer indices).
+    p
+        Number of sites to open.
+    weights
+        Client weights (default 1 each).
+    **options
+        Passed to :func:`solve`: ``solver``, ``time_limit``, ``gap``, ``threads``, ``seed``,
+        ``msg``, plus ``fixed_open`` / ``fixed_closed`` (iterables of site indices).
+
+    Returns
+    -------
+    LocationResult
+        ``objective``, ``open_sites`` (column indices), ``assignment`` (column index per row),
+        ``status``, ``bound``, ``gap`` and ``seconds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optimizer import p_median
+    >>> d = np.array([[0, 4, 9], [4, 0, 5], [9, 5, 0]], dtype=float)
+    >>> r = p_median(d, 1)
+    >>> r.open_sites.tolist(), r.objective
+    ([1], 9.0)
+    """
+    client, site, cost, n_clients, n_sites = _cost_table(costs)
+    fixed_open = frozenset(int(j) for j in options.pop("fixed_open", ()))
+    fixed_closed = frozenset(int(j) for j in options.pop("fixed_closed", ()))
+    prob = LocationProblem(
+        n_clients=n_clients,
+        n_sites=n_sites,
+        client=client,
+        site=site,
+        cost=cost,
+        weights=None if weights is None else np.asarray(weights, dtype=np.float64),
+        p=int(p),
+        fixed_open=fixed_open,
+        fixed_closed=fixed_closed,
+    )
+    return solve(prob, **options)
+
+
+def _cost_table(costs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Turn a dense, sparse or long cost table into parallel pair arrays."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        pd = None  # type: ignore[assignment]
+    if pd is not None and isinstance(costs, pd.DataFrame):
+        missing = {"client", "site", "cost"} - set(costs.columns)
+        if missing:
+            raise PolicyError(
+                f"a long cost table needs columns client, site, cost; missing {sorted(missing)}"
+            )
+        client = costs["client"].to_numpy(dtype=np.int64)
+        site = costs["site"].to_numpy(dtype=np.int64)
+        cost = costs["cost"].to_numpy(dtype=np.float64)
+        return client, site, cost, int(client.max()) + 1, int(site.max()) + 1
+    try:
+        import scipy.sparse as sp
+
+        if sp.issparse(costs):
+            coo = sp.coo_array(costs)
+            return (
+                coo.row.astype(np.int64),
+                coo.col.astype(np.int64),
+                coo.data.astype(np.float64),
+                int(coo.shape[0]),
+                int(coo.shape[1]),
+            )
+    except ImportError:  # pragma: no cover
+        pass
+    dense = np.asarray(costs, dtype=np.float64)
+    if dense.ndim != 2:
+        raise PolicyError(f"costs must be a 2-D matrix, got {dense.ndim} dimension(s)")
+    rows, cols = np.nonzero(np.isfinite(dense))
+    return (
+        rows.astype(np.int64),
+        cols.astype(np.int64),
+        dense[rows, cols],
+        dense.shape[0],
+        dense.shape[1],
+    )

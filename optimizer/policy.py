@@ -1,0 +1,332 @@
+"""The work plan's thresholds as validated, frozen settings.
+
+Every default is the plan's own number (clause in brackets). A :class:`Policy` is passed
+explicitly to the planner, so two scenarios can sit side by side in one notebook; scenario
+files (YAML) override any field, and unknown keys are rejected with the closest valid name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import yaml
+
+from optimizer.errors import PolicyError
+from optimizer.schema import TIBETAN_AREA_PREFIXES
+
+__all__ = [
+    "PolicePolicy",
+    "Policy",
+    "SolverSettings",
+    "load_scenario",
+]
+
+Scope = Literal["province", "prefecture", "county"]
+Weighting = Literal["population", "incidents"]
+
+
+@dataclass(frozen=True)
+class PolicePolicy:
+    """Rules for police stations (clauses 4-5).
+
+    Parameters
+    ----------
+    reduction
+        Minimum share of today's stations to cut at each scope (clause 4: 35 %).
+    scope
+        Where the cut is counted: the whole data set (``province``, the plan's level),
+        each ``prefecture`` (code digits 1-4) or each ``county``.
+    min_population, min_incidents
+        A township with actual population below ``min_population`` *and* annual incidents below
+        ``min_incidents`` keeps no station of its own (clause 4: 20,000 and 50).
+    exempt_tibetan_area
+        Townships in the 涉藏地区 are exempt from that screen (clause 4).
+    tibetan_prefixes
+        County-code prefixes of the 涉藏地区 (5132 Aba, 5133 Garze, 513422 Muli).
+    max_distance_km
+        Longest allowed travel distance from a township's seat to its station, or ``None``.
+    circuity
+        Road distance per straight-line distance, used until road networks are given.
+    weight
+        Objective weighting of the distance: ``population`` or ``incidents``.
+    pin_open, pin_closed
+        Station ids the planner keeps or closes regardless of the model.
+    central_min_townships
+        A kept station serving at least this many townships is a 中心派出所 (central station).
+    """
+
+    reduction: float = 0.35
+    scope: Scope = "province"
+    min_population: float = 20_000
+    min_incidents: float = 50
+    exempt_tibetan_area: bool = True
+    tibetan_prefixes: tuple[str, ...] = TIBETAN_AREA_PREFIXES
+    max_distance_km: float | None = None
+    circuity: float = 1.3
+    weight: Weighting = "population"
+    pin_open: tuple[str, ...] = ()
+    pin_closed: tuple[str, ...] = ()
+    central_min_townships: int = 2
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.reduction < 1.0:
+            problems.append(
+                f"police.reduction = {self.reduction}: give a share in [0, 1), e.g. 0.35"
+            )
+        if self.min_population < 0 or self.min_incidents < 0:
+            problems.append("police.min_population and police.min_incidents must not be negative")
+        if self.max_distance_km is not None and self.max_distance_km <= 0:
+            problems.append(
+                f"police.max_distance_km = {self.max_distance_km}: must be positive or null"
+            )
+        if not 1.0 <= self.circuity <= 5.0:
+            problems.append(
+                f"police.circuity = {self.circuity}: expected between 1.0 and 5.0 (typical 1.2-1.6)"
+            )
+        if self.central_min_townships < 2:
+            problems.append("police.central_min_townships must be at least 2")
+        both = set(self.pin_open) & set(self.pin_closed)
+        if both:
+            problems.append(f"stations pinned both open and closed: {', '.join(sorted(both))}")
+        if problems:
+            raise PolicyError(problems)
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """How the integer programs are solved.
+
+    Parameters
+    ----------
+    solver
+        ``highs`` (default) or ``cbc``.
+    time_limit
+        Seconds per facility type; at the limit the best plan found is returned with its gap.
+    gap
+        Relative optimality gap at which the solver stops (1e-4 = 0.01 %).
+    threads
+        Solver threads, or ``None`` for the solver's default.
+    seed
+        Random seed handed to the solver, for reproducible plans.
+    """
+
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit: float = 300.0
+    gap: float = 1e-4
+    threads: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.time_limit <= 0:
+            problems.append(f"solver.time_limit = {self.time_limit}: must be positive")
+        if not 0.0 <= self.gap < 1.0:
+            problems.append(f"solver.gap = {self.gap}: give a share in [0, 1), e.g. 0.0001")
+        if self.threads is not None and self.threads < 1:
+            problems.append("solver.threads must be at least 1")
+        if problems:
+            raise PolicyError(problems)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """All settings of one scenario.
+
+    Parameters
+    ----------
+    name
+        Scenario name shown in reports.
+    police
+        Police-station rules.
+    solver
+        Solver settings.
+    """
+
+    name: str = "baseline"
+    police: PolicePolicy = field(default_factory=PolicePolicy)
+    solver: SolverSettings = field(default_factory=SolverSettings)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
+        """Build a policy from nested mappings, rejecting unknown keys.
+
+        Parameters
+        ----------
+        data
+            For example ``{"police": {"reduction": 0.4}, "solver": {"time_limit": 60}}``.
+
+        Returns
+        -------
+        Policy
+            Defaults (the plan's values) for every key not given.
+
+        Raises
+        ------
+        PolicyError
+            Listing every unknown key (with the closest valid name) and every invalid value.
+        """
+        return _build(cls, dict(data or {}), prefix="")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Policy:
+        """Read a scenario file; see :func:`load_scenario`."""
+        return load_scenario(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as plain data (lists for tuples), e.g. for ``plan.json``."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return plain(dataclasses.asdict(self))
+
+
+def _build(cls: type, data: dict[str, Any], *, prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    problems: list[str] = []
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            hint = (
+                f"; did you mean '{prefix}{close[0]}'?"
+                if close
+                else f"; valid keys: {', '.join(names)}"
+            )
+            problems.append(f"unknown setting '{prefix}{key}'{hint}")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, Mapping):
+                problems.append(f"'{prefix}{key}' must be a mapping of settings")
+                continue
+            try:
+                kwargs[key] = _build(hint, dict(value), prefix=f"{prefix}{key}.")  # type: ignore[arg-type]
+            except PolicyError as exc:
+                problems.extend(exc.problems)
+            continue
+        try:
+            kwargs[key] = _coerce(value, hint, f"{prefix}{key}")
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(problems)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the checks above
+        raise PolicyError(str(exc)) from exc
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check and convert one scalar setting against its annotation."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
+            extra = f"; did you mean '{close[0]}'?" if close else ""
+            raise PolicyError(
+                f"'{where}' = {value!r}: choose one of {', '.join(map(str, args))}{extra}"
+            )
+        return value
+    if origin in (tuple,):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise PolicyError(f"'{where}' must be a list")
+        return tuple(str(v) for v in value)
+    if args and type(None) in args:  # Optional[...]
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(value, inner, where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise PolicyError(f"'{where}' = {value!r}: give true or false")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PolicyError(f"'{where}' = {value!r}: give a number")
+        if hint is int and float(value) != int(value):
+            raise PolicyError(f"'{where}' = {value!r}: give a whole number")
+        return hint(value)
+    if hint is str:
+        return str(value)
+    return value
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise PolicyError(f"scenario files extend each other in a circle: {cycle}")
+    if not path.is_file():
+        raise PolicyError(f"scenario file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path.name} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path.name}: a scenario file holds a mapping of settings")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    parent = _read_yaml((path.parent / str(base)).resolve(), (*chain, path))
+    return _deep_merge(parent, data)
+
+
+def load_scenario(path: str | Path) -> Policy:
+    """Read a YAML scenario file into a :class:`Policy`.
+
+    A scenario may extend another with ``base: other.yaml`` (a path relative to the file);
+    its own settings override the base's. The name defaults to the file name.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+
+    Returns
+    -------
+    Policy
+        The validated settings.
+
+    Raises
+    ------
+    PolicyError
+        For a missing or malformed file, unknown keys or invalid values.
+
+    Examples
+    --------
+    A file ``strict.yaml``::
+
+        base: baseline.yaml
+        name: 40 % cut
+        police:
+          reduction: 0.40
+          max_distance_km: 30
+    """
+    p = Path(path).resolve()
+    data = _read_yaml(p, ())
+    data.setdefault("name", p.stem)
+    return Policy.from_dict(data)
