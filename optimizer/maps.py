@@ -1,0 +1,836 @@
+"""Folium maps of a plan that open offline, from a single HTML file.
+
+One layer per facility type: townships filled with one colour per jurisdiction (the facility that
+serves them; touching jurisdictions get different colours), and the facilities drawn as inline-SVG
+symbols (kept, 中心 and closed-and-converted ones look different). The map carries a Chinese title,
+a Chinese legend and a layer control. :func:`save_map` writes one self-contained HTML file: Leaflet
+is inlined from ``optimizer/assets`` (no CDN), element ids are deterministic, so the same plan
+always gives the same bytes, and the file is replaced atomically.
+
+Every user string (township and facility names, ids, the title) is HTML-escaped before it reaches
+the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element
+
+from optimizer.errors import DataError
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES
+
+__all__ = [
+    "PALETTE",
+    "UNSERVED_COLOUR",
+    "external_references",
+    "jurisdiction_colours",
+    "plan_map",
+    "save_map",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Fill colours of jurisdictions (ColorBrewer Set3 without its grey), assigned by graph colouring.
+PALETTE: tuple[str, ...] = (
+    "#8dd3c7",
+    "#ffffb3",
+    "#bebada",
+    "#fb8072",
+    "#80b1d3",
+    "#fdb462",
+    "#b3de69",
+    "#fccde5",
+    "#bc80bd",
+    "#ccebc5",
+    "#ffed6f",
+)
+#: Fill colour of a township that no facility of the layer's type serves.
+UNSERVED_COLOUR = "#d9d9d9"
+#: Fill opacity of township polygons.
+FILL_OPACITY = 0.75
+
+#: Symbol colour of each facility type.
+TYPE_COLOURS: dict[str, str] = {
+    "police_station": "#1f4e9c",
+    "judicial_office": "#1b7a3a",
+    "court": "#7b2d8e",
+}
+_CLOSED_COLOUR = "#c0392b"
+
+#: Tolerance (degrees, about 10 m) under which two townships count as touching.
+_TOUCH_TOLERANCE_DEG = 1e-4
+
+_FONT = "'Microsoft YaHei','PingFang SC','WenQuanYi Micro Hei','Noto Sans CJK SC',sans-serif"
+
+#: Vendored assets that replace folium's CDN links, by the file name the link ends with.
+_ASSETS: dict[str, str] = {"leaflet.js": "leaflet/leaflet.js", "leaflet.css": "leaflet/leaflet.css"}
+_LEAFLET_JS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
+_LEAFLET_CSS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
+
+_STATE_ZH = {"central": "中心", "kept": "保留", "closed": "撤并"}
+
+
+# --------------------------------------------------------------------------------------------
+# escaping and formatting
+
+
+def _esc(value: object) -> str:
+    """Return ``value`` as text safe inside HTML and inside a JavaScript template literal.
+
+    Folium puts tooltip text into a back-quoted JavaScript string, so back quotes, dollar signs
+    and backslashes are turned into character references as well.
+    """
+    text = "" if value is None else str(value)
+    text = html.escape(text, quote=True)
+    return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt_int(value: object, unit: str = "") -> str:
+    if _missing(value):
+        return "—"
+    try:
+        return f"{round(float(value)):,}{unit}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _esc(value)
+
+
+def _fmt_km(value: object) -> str:
+    if _missing(value):
+        return "—"
+    try:
+        return f"{float(value):.1f} km"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _esc(value)
+
+
+def _key(value: object) -> str | None:
+    """Return a facility id as a lookup key (``None`` when missing); ``7.0`` and ``7`` agree."""
+    if _missing(value):
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# colours
+
+
+def _touching_pairs(geoms: gpd.GeoSeries) -> Iterator[tuple[int, int]]:
+    """Yield positional index pairs ``(i, j)``, ``i < j``, of geometries that touch or overlap."""
+    arr = geoms.to_numpy()
+    valid = shapely.is_valid(arr)
+    if not valid.all():
+        arr = np.where(valid, arr, shapely.make_valid(arr))
+    tree = shapely.STRtree(arr)
+    left, right = tree.query(arr, predicate="dwithin", distance=_TOUCH_TOLERANCE_DEG)
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i < j:
+            yield i, j
+
+
+def jurisdiction_colours(
+    townships: gpd.GeoDataFrame, served_by: str, *, palette: Sequence[str] = PALETTE
+) -> dict[str, str]:
+    """Return a fill colour per serving facility so that touching jurisdictions differ.
+
+    Jurisdictions are coloured greedily, most neighbours first (ties by facility id), each with
+    the first palette colour that no touching jurisdiction has yet; the result depends only on
+    the data, not on row order or on the run.
+
+    Parameters
+    ----------
+    townships
+        Township polygons with the column ``served_by``.
+    served_by
+        Column holding the id of the facility that serves each township.
+    palette
+        Colours to choose from; reused cyclically if a jurisdiction has more neighbours.
+
+    Returns
+    -------
+    dict
+        Facility id (as text) -> colour, for every facility that serves a township.
+    """
+    keys = [_key(v) for v in townships[served_by]]
+    neighbours: dict[str, set[str]] = {k: set() for k in keys if k is not None}
+    for i, j in _touching_pairs(townships.geometry):
+        a, b = keys[i], keys[j]
+        if a is not None and b is not None and a != b:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+    order = sorted(neighbours, key=lambda k: (-len(neighbours[k]), k))
+    colours: dict[str, str] = {}
+    n_clash = 0
+    for k in order:
+        used = {colours[n] for n in neighbours[k] if n in colours}
+        free = [c for c in palette if c not in used]
+        if free:
+            colours[k] = free[0]
+        else:
+            n_clash += 1
+            colours[k] = palette[int(hashlib.sha1(k.encode()).hexdigest(), 16) % len(palette)]
+    if n_clash:
+        logger.warning(
+            "%d jurisdictions of %s touch more than %d others: some neighbours share a colour",
+            n_clash,
+            served_by,
+            len(palette) - 1,
+        )
+    return colours
+
+
+# --------------------------------------------------------------------------------------------
+# symbols
+
+
+def _symbol_svg(ftype: str, state: str, becomes: str | None = None) -> tuple[str, int]:
+    """Return the inline SVG of a facility symbol and its size in pixels.
+
+    Shapes tell the type (派出所 circle, 司法所 square, 人民法庭 diamond); size and fill tell the
+    state (中心 large with a white dot, kept filled, closed small, white with a red dashed edge;
+    a court merged away also gets a red cross).
+    """
+    colour = TYPE_COLOURS.get(ftype, "#444444")
+    size = {"central": 24, "kept": 16, "closed": 14}[state]
+    h = size / 2
+    if state == "closed":
+        fill, stroke, extra_style = "#ffffff", _CLOSED_COLOUR, ' stroke-dasharray="3 2"'
+    else:
+        fill, stroke, extra_style = colour, "#ffffff", ""
+    sw = 2
+    r = h - sw
+    if ftype == "judicial_office":
+        shape = f'<rect x="{sw}" y="{sw}" width="{size - 2 * sw}" height="{size - 2 * sw}"'
+    elif ftype == "court":
+        shape = (
+            f'<polygon points="{h},{sw / 2} {size - sw / 2},{h} {h},{size - sw / 2} {sw / 2},{h}"'
+        )
+    else:
+        shape = f'<circle cx="{h}" cy="{h}" r="{r}"'
+    shape += f' fill="{fill}" stroke="{stroke}" stroke-width="{sw}"{extra_style}/>'
+    inner = ""
+    if state == "central":
+        inner = f'<circle cx="{h}" cy="{h}" r="{size / 7:.1f}" fill="#ffffff"/>'
+    elif state == "closed" and becomes == "merged":
+        a, b = size * 0.3, size * 0.7
+        inner = (
+            f'<path d="M{a:.1f},{a:.1f}L{b:.1f},{b:.1f}M{b:.1f},{a:.1f}L{a:.1f},{b:.1f}" '
+            f'stroke="{_CLOSED_COLOUR}" stroke-width="1.5"/>'
+        )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" style="display:block;overflow:visible">{shape}{inner}</svg>'
+    )
+    return svg, size
+
+
+def _state(row: Mapping[str, Any] | pd.Series) -> str:
+    decision = str(row.get("decision", "keep")).strip().lower()
+    if decision == "close":
+        return "closed"
+    central = row.get("central", False)
+    return "central" if (not _missing(central) and bool(central)) else "kept"
+
+
+def _state_label(ftype: str, state: str, becomes: object) -> str:
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    if state == "central":
+        return f"保留（中心{label}）"
+    if state == "kept":
+        return "保留"
+    if _missing(becomes):
+        return "撤并"
+    target = CLOSED_BECOMES_ZH.get(str(becomes), str(becomes))
+    if str(becomes) == "merged":
+        return "撤并，并入相邻法庭"
+    return f"撤并，改设{_esc(target)}"
+
+
+def _legend_entries(ftype: str) -> list[tuple[str, str]]:
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    becomes_zh = {"police_station": "改设警务室", "judicial_office": "改设司法服务点"}
+    closed = becomes_zh.get(ftype, "并入相邻法庭")
+    out = []
+    for state, becomes, text in (
+        ("central", None, f"中心{label}（保留，服务 ≥ 2 个乡镇）"),
+        ("kept", None, f"保留的{label}"),
+        ("closed", "merged" if ftype == "court" else None, f"撤并的{label}：{closed}"),
+    ):
+        svg, _ = _symbol_svg(ftype, state, becomes)
+        out.append((svg, text))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# map building
+
+
+def _check_inputs(
+    townships: gpd.GeoDataFrame, facilities: pd.DataFrame, facility_types: Sequence[str]
+) -> None:
+    problems: list[str] = []
+    for col in ("code", "name", "population", "incidents"):
+        if col not in townships.columns:
+            problems.append(f"townships lack column {col!r}")
+    for col in ("id", "type", "name", "decision"):
+        if col not in facilities.columns:
+            problems.append(f"facilities lack column {col!r}")
+    for t in facility_types:
+        if t not in FACILITY_TYPES:
+            problems.append(f"unknown facility type {t!r}; expected one of {FACILITY_TYPES}")
+        for col in (f"served_by__{t}", f"distance_km__{t}"):
+            if col not in townships.columns:
+                problems.append(f"townships lack column {col!r} needed to map {t}")
+    if townships.crs is None:
+        problems.append("townships have no CRS; set it (EPSG:4326) with .set_crs()")
+    if len(townships) == 0:
+        problems.append("townships are empty: nothing to map")
+    if problems:
+        raise DataError(problems, title="cannot draw the plan map")
+
+
+def _facility_positions(
+    facilities: pd.DataFrame, townships: gpd.GeoDataFrame
+) -> list[tuple[float, float] | None]:
+    """Return (lat, lon) per facility row: its own coordinates, else its township's seat."""
+    seats: dict[str, tuple[float, float]] = {}
+    if "code" in townships.columns:
+        points = townships.geometry.representative_point()
+        for code, pt in zip(townships["code"], points, strict=True):
+            if pt is not None and not pt.is_empty:
+                seats[str(code)] = (pt.y, pt.x)
+    out: list[tuple[float, float] | None] = []
+    for _, row in facilities.iterrows():
+        lon, lat = row.get("lon"), row.get("lat")
+        if lon is not None and lat is not None and not _missing(lon) and not _missing(lat):
+            out.append((float(lat), float(lon)))
+        else:
+            out.append(seats.get(str(row.get("township_code"))))
+    return out
+
+
+def _township_tooltip(row: Mapping[str, Any] | pd.Series, ftype: str, fac_name: str | None) -> str:
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    serving = _esc(fac_name) if fac_name is not None else "未分配"
+    rows = [
+        ("乡镇名称", f"<b>{_esc(row.get('name'))}</b>"),
+        ("乡镇代码", _esc(row.get("code"))),
+        ("常住人口", _fmt_int(row.get("population"), " 人")),
+        ("警情", _fmt_int(row.get("incidents"), " 起/年")),
+    ]
+    if ftype != "police_station" and "cases" in row:
+        rows.append(("案件数", _fmt_int(row.get("cases"), " 件/年")))
+    rows += [(label, serving), ("距离", _fmt_km(row.get(f"distance_km__{ftype}")))]
+    cells = "".join(
+        f'<tr><th style="text-align:left;padding-right:8px">{k}</th><td>{v}</td></tr>'
+        for k, v in rows
+    )
+    return f'<table style="font-family:{_FONT};font-size:12px">{cells}</table>'
+
+
+def _facility_tooltip(row: Mapping[str, Any] | pd.Series, ftype: str, state: str) -> str:
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    n = row.get("n_served")
+    lines = [
+        f"<b>{_esc(row.get('name'))}</b>",
+        f"{label} · 编号 {_esc(row.get('id'))}",
+        f"决定：{_state_label(ftype, state, row.get('becomes'))}",
+    ]
+    if not _missing(n):
+        lines.append(f"服务乡镇：{_fmt_int(n)} 个")
+    return f'<div style="font-family:{_FONT};font-size:12px">' + "<br>".join(lines) + "</div>"
+
+
+def _add_layer(
+    m: folium.Map,
+    townships: gpd.GeoDataFrame,
+    facilities: pd.DataFrame,
+    positions: Sequence[tuple[float, float] | None],
+    ftype: str,
+    *,
+    show: bool,
+) -> None:
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    group = folium.FeatureGroup(name=f"{label}辖区与布点", show=show)
+    served_col = f"served_by__{ftype}"
+
+    of_type = facilities["type"].astype(str) == ftype
+    names = {
+        _key(i): str(n)
+        for i, n in zip(facilities.loc[of_type, "id"], facilities.loc[of_type, "name"], strict=True)
+    }
+    colours = jurisdiction_colours(townships, served_col)
+    fills, tips = [], []
+    n_unserved = 0
+    for _, row in townships.iterrows():
+        k = _key(row[served_col])
+        if k is None:
+            n_unserved += 1
+        fills.append(colours.get(k, UNSERVED_COLOUR) if k is not None else UNSERVED_COLOUR)
+        fac_name = names.get(k, k) if k is not None else None
+        tips.append(_township_tooltip(row, ftype, fac_name))
+    layer = gpd.GeoDataFrame(
+        {"fill": fills, "tip": tips}, geometry=townships.geometry.to_numpy(), crs=townships.crs
+    ).reset_index(drop=True)
+    folium.GeoJson(
+        layer,
+        name=f"{label}辖区",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": FILL_OPACITY,
+            "color": "#555555",
+            "weight": 0.8,
+        },
+        highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+        smooth_factor=0.5,
+    ).add_to(group)
+
+    outlines = layer.assign(key=[_key(v) for v in townships[served_col]]).dropna(subset=["key"])
+    if len(outlines):
+        outlines = outlines[["key", "geometry"]]
+        # snap float noise (about 0.1 m) so shared edges dissolve without slivers
+        outlines = outlines.set_geometry(outlines.geometry.set_precision(1e-6))
+        outlines = outlines.dissolve(by="key", sort=True).reset_index()
+        folium.GeoJson(
+            outlines[["geometry"]],
+            name=f"{label}辖区边界",
+            style_function=lambda f: {"fill": False, "color": "#333333", "weight": 2.2},
+            control=False,
+        ).add_to(group)
+
+    n_drawn = 0
+    order = {"closed": 0, "kept": 1, "central": 2}  # central symbols on top
+    rows = [
+        (order[_state(r)], i, r)
+        for i, (_, r) in enumerate(facilities.iterrows())
+        if str(r["type"]) == ftype
+    ]
+    for _, i, row in sorted(rows, key=lambda t: (t[0], t[1])):
+        pos = positions[i]
+        if pos is None:
+            logger.warning(
+                "facility %s (%s) has no lon/lat and no known township: not drawn",
+                row.get("id"),
+                ftype,
+            )
+            continue
+        state = _state(row)
+        svg, size = _symbol_svg(
+            ftype, state, None if _missing(row.get("becomes")) else str(row["becomes"])
+        )
+        folium.Marker(
+            location=list(pos),
+            icon=folium.DivIcon(
+                html=svg,
+                icon_size=(size, size),
+                icon_anchor=(size // 2, size // 2),
+                class_name=f"plan-symbol plan-{ftype}-{state}",
+            ),
+            tooltip=folium.Tooltip(_facility_tooltip(row, ftype, state)),
+        ).add_to(group)
+        n_drawn += 1
+    group.add_to(m)
+    logger.info(
+        "map layer %s: %d townships in %d jurisdictions (%d unserved), %d facilities drawn",
+        ftype,
+        len(townships),
+        len(colours),
+        n_unserved,
+        n_drawn,
+    )
+
+
+def _title_html(title: str, synthetic: bool) -> str:
+    badge = (
+        '<span style="background:#c0392b;color:#fff;border-radius:3px;padding:1px 6px;'
+        'margin-left:8px;font-size:13px">合成数据</span>'
+        if synthetic
+        else ""
+    )
+    return (
+        '<div id="plan-title" style="position:fixed;top:10px;left:50%;transform:translateX(-50%);'
+        "z-index:1000;background:rgba(255,255,255,0.92);padding:6px 14px;border-radius:4px;"
+        f"box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT};"
+        'font-size:17px;font-weight:bold">'
+        f"{_esc(title)}{badge}</div>"
+    )
+
+
+def _legend_html(facility_types: Sequence[str], synthetic: bool, tiles: str | None) -> str:
+    parts = [
+        '<div id="plan-legend" class="plan-legend" style="position:fixed;bottom:24px;right:10px;'
+        "z-index:1000;background:rgba(255,255,255,0.94);padding:8px 10px;border-radius:4px;"
+        f"box-shadow:0 1px 4px rgba(0,0,0,0.3);font-family:{_FONT};font-size:12px;"
+        'line-height:1.5;max-width:320px">',
+        '<div style="font-weight:bold;font-size:13px;margin-bottom:2px">图例</div>',
+    ]
+    if synthetic:
+        parts.append(
+            '<div style="color:#c0392b;font-weight:bold">合成数据：仅供演示，非真实机构或辖区</div>'
+        )
+    for ftype in facility_types:
+        label = FACILITY_LABELS_ZH.get(ftype, ftype)
+        parts.append(f'<div style="font-weight:bold;margin-top:4px">{label}</div>')
+        for svg, text in _legend_entries(ftype):
+            parts.append(
+                '<div style="display:flex;align-items:center;gap:6px">'
+                f'<span style="display:inline-flex;width:26px;justify-content:center">{svg}</span>'
+                f"<span>{text}</span></div>"
+            )
+    swatches = "".join(
+        f'<span style="display:inline-block;width:12px;height:12px;background:{c};'
+        f'opacity:{FILL_OPACITY};border:1px solid #555;margin-right:1px"></span>'
+        for c in PALETTE[:5]
+    )
+    parts.append(
+        f'<div style="margin-top:4px">{swatches} 乡镇填色：所属辖区（相邻辖区颜色不同）</div>'
+        f'<div><span style="display:inline-block;width:12px;height:12px;'
+        f'background:{UNSERVED_COLOUR};border:1px solid #555"></span> 未分配</div>'
+        "<div>右上角勾选切换机构类型图层</div>"
+    )
+    if tiles is None:
+        parts.append('<div style="color:#777">无底图（离线）</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _page_parts(root: Element) -> list[Element]:
+    """Return the header, body and script parts of a page (not children of the figure)."""
+    parts = (getattr(root, name, None) for name in ("header", "html", "script"))
+    return [p for p in parts if isinstance(p, Element)]
+
+
+def _stabilise_ids(m: folium.Map) -> None:
+    """Replace folium's random element ids by ids derived from the map's tree and title."""
+    root = m.get_root()
+    seed = getattr(m, "_plan_seed", "plan")
+    prefix = hashlib.sha1(str(seed).encode("utf-8")).hexdigest()[:6]
+    stack: list[Element] = [root, *_page_parts(root)]
+    seen: set[int] = set()
+    i = 0
+    while stack:
+        el = stack.pop(0)
+        if id(el) in seen:
+            continue
+        seen.add(id(el))
+        el._id = f"{prefix}{i:05d}"
+        i += 1
+        stack.extend(el._children.values())
+
+
+def _render(m: folium.Map) -> str:
+    """Render the map's page without leaving anything behind in the map.
+
+    Folium adds elements (e.g. tooltip styles) to the page while rendering; they are removed
+    again so that rendering the same map twice gives the same text.
+    """
+    _stabilise_ids(m)
+    root = m.get_root()
+    saved: list[tuple[Element, dict[str, Element]]] = []
+    stack: list[Element] = [root, *_page_parts(root)]
+    while stack:
+        el = stack.pop()
+        saved.append((el, dict(el._children)))
+        stack.extend(el._children.values())
+    try:
+        return root.render()
+    finally:
+        for el, children in saved:
+            el._children.clear()
+            el._children.update(children)
+
+
+def plan_map(
+    townships: gpd.GeoDataFrame,
+    facilities: pd.DataFrame,
+    *,
+    title: str,
+    facility_types: Sequence[str] | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    synthetic: bool = False,
+) -> folium.Map:
+    """Draw a plan: jurisdictions and facility decisions, one layer per facility type.
+
+    Parameters
+    ----------
+    townships
+        Township polygons (any CRS; drawn in EPSG:4326) with ``code``, ``name``,
+        ``population``, ``incidents`` and, per facility type ``T`` drawn, ``served_by__T`` (id of
+        the serving facility) and ``distance_km__T``.
+    facilities
+        One row per facility: ``id``, ``type``, ``name``, ``township_code``, ``lon``, ``lat``,
+        ``decision`` ("keep"/"close"), ``becomes``, ``central`` and ``n_served``. A facility
+        without ``lon``/``lat`` is drawn at its township's representative point.
+    title
+        Title shown at the top of the map (escaped).
+    facility_types
+        Types to draw, in layer order; the first is shown, the others can be switched on in the
+        layer control. Default: the types present in ``facilities``, in schema order.
+    tiles
+        ``None`` (default) draws no basemap, so the map needs no network at all. Otherwise an
+        XYZ URL template of an office tile server, e.g. ``http://gis.local/{z}/{x}/{y}.png``.
+    tiles_attribution
+        Attribution text of ``tiles``; default names the tile server's host.
+    synthetic
+        Mark the map as 合成数据 (synthetic data) in the title and the legend.
+
+    Returns
+    -------
+    folium.Map
+        The map; write it with :func:`save_map` to get an offline, byte-stable HTML file.
+
+    Raises
+    ------
+    DataError
+        When columns needed for the requested types are missing, a type is unknown, the
+        townships have no CRS or are empty, or ``tiles`` is not an XYZ template.
+
+    See Also
+    --------
+    save_map : write the map as one self-contained HTML file.
+    """
+    if facility_types is None:
+        present = set(facilities["type"].astype(str)) if "type" in facilities.columns else set()
+        facility_types = [t for t in FACILITY_TYPES if t in present]
+    facility_types = list(facility_types)
+    _check_inputs(townships, facilities, facility_types)
+    if tiles is not None and not all(p in tiles for p in ("{z}", "{x}", "{y}")):
+        raise DataError(
+            f"tiles {tiles!r} is not an XYZ URL template: it needs {{z}}, {{x}} and {{y}}",
+            title="cannot draw the plan map",
+        )
+
+    geo = townships.to_crs("EPSG:4326") if townships.crs != "EPSG:4326" else townships
+    geo = geo[~(geo.geometry.isna() | geo.geometry.is_empty)]
+    invalid = ~geo.geometry.is_valid
+    if invalid.any():
+        logger.warning("repairing %d invalid township geometries for drawing", int(invalid.sum()))
+        geo = geo.copy()
+        geo.loc[invalid, "geometry"] = geo.geometry[invalid].make_valid()
+    minx, miny, maxx, maxy = (float(v) for v in geo.total_bounds)
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise DataError("townships have no usable geometry", title="cannot draw the plan map")
+
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=9,
+        tiles=None,
+        control_scale=True,
+        zoom_snap=0.25,
+    )
+    # Only Leaflet is needed: no popups with HTML children, no awesome markers, no bootstrap.
+    m.default_js = [("leaflet", _LEAFLET_JS_URL)]
+    m.default_css = [("leaflet_css", _LEAFLET_CSS_URL)]
+    m._plan_seed = title  # type: ignore[attr-defined]
+
+    if tiles is not None:
+        host = urlsplit(tiles).netloc or "本地瓦片服务"
+        attribution = tiles_attribution if tiles_attribution is not None else f"底图：{host}"
+        folium.TileLayer(
+            tiles=tiles, attr=_esc(attribution), name="底图", overlay=False, control=False
+        ).add_to(m)
+
+    positions = _facility_positions(facilities, geo)
+    for i, ftype in enumerate(facility_types):
+        _add_layer(m, geo, facilities, positions, ftype, show=i == 0)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(20, 20))
+
+    root = m.get_root()
+    root.header.add_child(  # type: ignore[attr-defined]
+        Element(
+            "<style>html body .leaflet-container{background:#ffffff;font-family:"
+            + _FONT
+            + "}.plan-symbol{background:none;border:none}"
+            ".leaflet-control-layers{font-family:" + _FONT + ";font-size:13px}</style>"
+        ),
+        name="plan_style",
+    )
+    root.html.add_child(Element(_title_html(title, synthetic)), name="plan_title")  # type: ignore[attr-defined]
+    root.html.add_child(  # type: ignore[attr-defined]
+        Element(_legend_html(facility_types, synthetic, tiles)), name="plan_legend"
+    )
+    page_title = f"{title}（合成数据）" if synthetic else title
+    root.title = html.escape(page_title, quote=True)  # type: ignore[attr-defined]
+    _stabilise_ids(m)
+    logger.info("plan map %r: %d layers, %d townships", title, len(facility_types), len(geo))
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# saving
+
+
+def _asset_text(rel: str) -> str:
+    return resources.files("optimizer").joinpath("assets", rel).read_text(encoding="utf-8")
+
+
+def _asset_data_uri(rel: str) -> str:
+    data = resources.files("optimizer").joinpath("assets", rel).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _inline_css(rel: str) -> str:
+    css = _asset_text(rel)
+    folder = rel.rsplit("/", 1)[0]
+
+    def to_data(match: re.Match[str]) -> str:
+        return f"url({_asset_data_uri(folder + '/' + match.group(1))})"
+
+    return re.sub(r"url\((images/[\w.-]+\.png)\)", to_data, css)
+
+
+def _inline_js(rel: str) -> str:
+    js = _asset_text(rel)
+    js = re.sub(r"^//# sourceMappingURL=.*$", "", js, flags=re.MULTILINE)
+    return js.replace("</script", "<\\/script")
+
+
+_SCRIPT_LINK = re.compile(r'<script\s+src="(https?://[^"]+)"\s*>\s*</script>')
+_CSS_LINK = re.compile(r'<link\s+rel="stylesheet"\s+href="(https?://[^"]+)"\s*/?>')
+
+
+def _inline_assets(page: str) -> str:
+    def asset_for(url: str) -> str | None:
+        return _ASSETS.get(urlsplit(url).path.rsplit("/", 1)[-1])
+
+    def script(match: re.Match[str]) -> str:
+        rel = asset_for(match.group(1))
+        if rel is None or not rel.endswith(".js"):
+            return match.group(0)
+        return f"<script>/* {rel} (vendored) */\n{_inline_js(rel)}\n</script>"
+
+    def style(match: re.Match[str]) -> str:
+        rel = asset_for(match.group(1))
+        if rel is None or not rel.endswith(".css"):
+            return match.group(0)
+        return f"<style>/* {rel} (vendored) */\n{_inline_css(rel)}\n</style>"
+
+    page = _SCRIPT_LINK.sub(script, page)
+    return _CSS_LINK.sub(style, page)
+
+
+class _RefParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refs: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in {"src", "href", "srcset", "data", "poster", "action"} and value:
+                if re.match(r"\s*(https?:)?//", value, flags=re.IGNORECASE):
+                    self.refs.append(f"<{tag} {name}={value}>")
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            for url in re.findall(r"(?:url\(|@import)\s*['\"]?((?:https?:)?//[^'\")\s]+)", data):
+                self.refs.append(f"<style> {url}")
+
+
+def external_references(page: str) -> list[str]:
+    """Return every reference of an HTML page that would load something over the network.
+
+    Looks at ``src``/``href``-like attributes of all tags and at ``url()``/``@import`` in style
+    blocks. Text inside scripts (e.g. a tile URL template, Leaflet's own attribution link) is
+    not a load and is not reported.
+
+    Parameters
+    ----------
+    page
+        The HTML text.
+
+    Returns
+    -------
+    list of str
+        One description per external reference, in document order; empty when self-contained.
+    """
+    parser = _RefParser()
+    parser.feed(page)
+    parser.close()
+    return parser.refs
+
+
+def save_map(m: folium.Map, path: str | Path) -> Path:
+    """Write a map as one self-contained HTML file that works with no network.
+
+    Folium's CDN links are replaced by the vendored copies in ``optimizer/assets`` (inlined,
+    images as ``data:`` URIs), element ids are made deterministic (the same map gives the same
+    bytes), and the file is written to a temporary file beside ``path`` and renamed over it.
+
+    Parameters
+    ----------
+    m
+        A map, normally from :func:`plan_map`.
+    path
+        Where to write the HTML; missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Raises
+    ------
+    DataError
+        When the map references a script or stylesheet that is not vendored (for example a
+        folium plugin loaded from a CDN); nothing is written then.
+    """
+    path = Path(path)
+    page = _inline_assets(_render(m))
+    refs = external_references(page)
+    if refs:
+        raise DataError(
+            [f"external reference not vendored in optimizer/assets: {r}" for r in refs],
+            title=f"map {path} would need the network",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(page.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.info("wrote map %s (%s KiB)", path, f"{len(page) // 1024:,}")
+    return path
