@@ -22,10 +22,13 @@ solved again, so the final answer is optimal for the full problem.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -328,8 +331,8 @@ def _greedy_start(prob: LocationProblem) -> list[int] | None:
     if target is not None and open_mask.sum() != target:
         return None
     open_set = set(np.flatnonzero(open_mask).tolist())
-    for g in prob.groups:
-        if len(open_set & set(map(int, g.sites))) < g.min_open:
+    for group in prob.groups:
+        if len(open_set & set(map(int, group.sites))) < group.min_open:
             return None
     return sorted(open_set)
 
@@ -372,6 +375,13 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
         self.mip_dual_bound: float = -math.inf
         self.model_status: str = ""
 
+    def createAndConfigureSolver(self, lp: Any) -> None:
+        if self.msg:
+            super().createAndConfigureSolver(lp)
+            return
+        with _quiet_stdout():  # HiGHS prints its banner from C when the first model is made
+            super().createAndConfigureSolver(lp)
+
     def callSolver(self, lp: Any) -> None:
         if self._start:
             import highspy
@@ -385,6 +395,25 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
         info = lp.solverModel.getInfo()
         self.mip_dual_bound = float(info.mip_dual_bound)
         self.model_status = lp.solverModel.modelStatusToString(lp.solverModel.getModelStatus())
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (C-level printing) for the duration of the block."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (e.g. some notebook kernels)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _build(
@@ -794,3 +823,52 @@ def _cost_table(costs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, in
         dense.shape[0],
         dense.shape[1],
     )
+
+
+def min_cover(
+    sets: Sequence[Sequence[int]], n_items: int, *, time_limit: float = 60.0
+) -> list[int]:
+    """Return a smallest family of sets that covers every item (lowest indices on ties).
+
+    Used to decide the fewest exceptions a rule needs, before the main model runs.
+
+    Parameters
+    ----------
+    sets
+        ``sets[k]`` lists the items that set ``k`` covers.
+    n_items
+        Items are ``0 .. n_items - 1``; every one must be covered by some set.
+    time_limit
+        Seconds for the solver.
+
+    Returns
+    -------
+    list of int
+        Indices of the chosen sets.
+
+    Raises
+    ------
+    InfeasibleError
+        If some item lies in no set.
+    """
+    covering: list[list[int]] = [[] for _ in range(n_items)]
+    for k, members in enumerate(sets):
+        for item in members:
+            covering[int(item)].append(k)
+    lonely = [i for i, c in enumerate(covering) if not c]
+    if lonely:
+        raise InfeasibleError(f"items {lonely[:20]} lie in no set")
+    if n_items == 0:
+        return []
+    model = pulp.LpProblem("cover", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"s{k}", cat=pulp.LpBinary) for k in range(len(sets))]
+    # a tiny tie-break towards low indices keeps the answer deterministic
+    model.setObjective(
+        pulp.LpAffineExpression([(v, 1.0 + 1e-6 * k / max(1, len(x))) for k, v in enumerate(x)])
+    )
+    for i, ks in enumerate(covering):
+        model.addConstraint(
+            pulp.LpConstraint([(x[k], 1.0) for k in ks], pulp.LpConstraintGE, f"c{i}", 1)
+        )
+    model.solve(_HiGHS(msg=False, timeLimit=time_limit))
+    return [k for k, v in enumerate(x) if (v.varValue or 0.0) > 0.5]

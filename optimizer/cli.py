@@ -1,0 +1,214 @@
+"""The command line: ``optimizer plan`` and ``optimizer sample``.
+
+Bad input ends with one readable message that lists every problem, exit code 2, and no output
+files; a solver failure exits with 3. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from optimizer import __version__
+from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+
+__all__ = ["bundled_sample", "main"]
+
+logger = logging.getLogger("optimizer")
+
+
+def bundled_sample() -> Path:
+    """Return the folder of the bundled synthetic sample (installed with the package).
+
+    Returns
+    -------
+    pathlib.Path
+        A data folder with ``townships.gpkg``, ``facilities.csv`` and ``counties.csv``.
+    """
+    return Path(str(importlib.resources.files("optimizer.sample_data")))
+
+
+class _Elapsed(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.t0 = time.perf_counter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{time.perf_counter() - self.t0:6.1f}s] {record.getMessage()}"
+
+
+def _setup_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Elapsed())
+    root = logging.getLogger("optimizer")
+    root.handlers[:] = [handler]
+    root.setLevel(
+        logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    )
+    root.propagate = False
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="optimizer",
+        description="Plan police stations, judicial offices and people's courts after a township merger "
+        "(Sichuan 2020 work plan, 完善农村司法体系工作方案).",
+    )
+    p.add_argument("--version", action="version", version=f"optimizer {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pl = sub.add_parser(
+        "plan", help="propose a layout and write plan.json, CSV, Excel, GeoPackage and map.html"
+    )
+    pl.add_argument(
+        "--data",
+        type=Path,
+        help="folder with townships.*, facilities.* and optionally counties.* "
+        "(default: the bundled synthetic sample)",
+    )
+    pl.add_argument("--townships", type=Path, help="township polygons (.gpkg, .shp, .geojson)")
+    pl.add_argument(
+        "--attributes", type=Path, help="township attributes (.csv/.xlsx) joined by code"
+    )
+    pl.add_argument("--facilities", type=Path, help="current facilities (.csv, .xlsx, .gpkg)")
+    pl.add_argument("--counties", type=Path, help="county figures (.csv, .xlsx)")
+    pl.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
+    pl.add_argument(
+        "--scenario", type=Path, help="scenario file (YAML) overriding the plan's defaults"
+    )
+    pl.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
+    pl.add_argument("--solver", choices=["highs", "cbc"], help="MIP solver (default: highs)")
+    pl.add_argument("--time-limit", type=float, help="seconds per facility type")
+    pl.add_argument(
+        "--tiles", help="tile URL template of an office tile server for the map (default: none)"
+    )
+    pl.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
+    pl.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+
+    sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
+    sp.add_argument(
+        "--counties", default="all", help="county codes or prefixes, comma-separated, or 'all'"
+    )
+    sp.add_argument("--seed", type=int, default=2020)
+    sp.add_argument("--out", type=Path, required=True, help="output folder")
+    sp.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from optimizer.io import load_inputs
+    from optimizer.plan import make_plan
+    from optimizer.policy import Policy, load_scenario
+
+    policy = load_scenario(args.scenario) if args.scenario else Policy()
+    overrides: dict[str, object] = {}
+    if args.solver:
+        overrides["solver"] = args.solver
+    if args.time_limit:
+        overrides["time_limit"] = args.time_limit
+    if overrides:
+        data = policy.to_dict()
+        data["solver"].update(overrides)
+        policy = Policy.from_dict(data)
+    explicit = any([args.townships, args.facilities, args.counties, args.attributes])
+    data_dir = args.data if (args.data or explicit) else bundled_sample()
+    if not args.data and not explicit:
+        logger.info("no data given: planning the bundled SYNTHETIC sample in %s", data_dir)
+    inputs = load_inputs(
+        data_dir,
+        townships=args.townships,
+        facilities=args.facilities,
+        counties=args.counties,
+        township_attributes=args.attributes,
+        crs=args.crs,
+        tibetan_prefixes=policy.police.tibetan_prefixes,
+    )
+    for note in inputs.notes:
+        logger.info("note: %s", note)
+    types = [t.strip() for t in args.types.split(",")] if args.types else None
+    plan = make_plan(inputs, policy, types=types)
+    written = plan.write(args.out, map_tiles=args.tiles)
+    print(_summary(plan, args.out, written))
+    return 0
+
+
+def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
+    from optimizer.results import Plan
+
+    assert isinstance(plan, Plan)
+    lines = [
+        f"scenario: {plan.policy.name}" + ("  (SYNTHETIC sample data)" if plan.synthetic else "")
+    ]
+    for t in plan.types:
+        m, s = plan.metrics[t], plan.solver[t]
+        lines.append(
+            f"{t}: {m['before']['count']} -> {m['after']['count']} ({m['reduction']:.1%} fewer), "
+            f"{m['central']} central, mean distance {m['before']['mean_distance_km']:.1f} -> "
+            f"{m['after']['mean_distance_km']:.1f} km; solver {s['status']}, gap {s['gap']:.4%}, {s['seconds']:.1f} s"
+        )
+    for c in plan.checks:
+        mark = "PASS" if c.passed else "FAIL"
+        extra = (
+            f" ({len(c.exceptions)} exception(s) explained)" if c.exceptions and c.passed else ""
+        )
+        lines.append(
+            f"  [{mark}] clause {c.clause}: {c.rule.split(' / ')[-1]}: target {c.target}, actual {c.actual}{extra}"
+        )
+    lines.append(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}")
+    return "\n".join(lines)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from optimizer.sample import build_sample, write_sample
+
+    sample = build_sample(args.counties, seed=args.seed)
+    written = write_sample(sample, args.out)
+    n = len(sample.townships)
+    print(
+        f"wrote a SYNTHETIC sample of {n:,} townships (seed {args.seed}) to {args.out}: "
+        + ", ".join(p.name for p in written)
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad data, policy or an infeasible scenario, 3 for a solver failure.
+    """
+    args = _parser().parse_args(argv)
+    _setup_logging(-1 if getattr(args, "quiet", False) else 0)
+    try:
+        if args.command == "plan":
+            return _cmd_plan(args)
+        return _cmd_sample(args)
+    except (DataError, PolicyError, InfeasibleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was written.", file=sys.stderr)
+        return 2
+    except SolverError as exc:
+        print(f"solver error: {exc}", file=sys.stderr)
+        return 3
+    except OptimizerError as exc:  # pragma: no cover - every subclass is handled above
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

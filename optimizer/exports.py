@@ -1,0 +1,284 @@
+"""Office exports of a plan: CSV, an Excel workbook with Chinese headers, GeoPackage layers.
+
+CSV files carry a UTF-8 byte-order mark so that Excel shows Chinese intact; the workbook has a
+summary sheet a leader can read; GIS users get one GeoPackage layer per facility type.
+
+Every writer produces the same bytes for the same plan (no timestamps, sorted rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyogrio
+
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH
+
+if TYPE_CHECKING:
+    from optimizer.results import Plan
+
+__all__ = ["write_jurisdictions", "write_tables"]
+
+#: A fixed timestamp for file metadata, so that the same plan gives the same bytes.
+_FIXED_TIME = dt.datetime(2020, 1, 1)
+
+_DECISION_ZH = {"keep": "保留", "close": "撤并"}
+
+_FACILITY_HEADERS = {
+    "id": "编号",
+    "type": "类型",
+    "type_zh": "机构",
+    "name": "名称",
+    "township_code": "所在乡镇代码",
+    "county_code": "区县代码",
+    "decision_zh": "方案",
+    "becomes_zh": "撤并后设为",
+    "central": "中心所",
+    "n_served": "管辖乡镇数",
+    "serves": "管辖乡镇代码",
+    "staff": "现有人员",
+    "exception": "例外说明",
+    "pinned": "人工指定",
+    "lon": "经度",
+    "lat": "纬度",
+}
+
+
+def _facility_table(plan: Plan) -> pd.DataFrame:
+    f = plan.facilities.copy()
+    f["serves"] = f["serves"].map(lambda s: ";".join(s))
+    f["type_zh"] = f["type"].map(FACILITY_LABELS_ZH)
+    f["decision_zh"] = f["decision"].map(_DECISION_ZH)
+    f["becomes_zh"] = f["becomes"].map(lambda b: CLOSED_BECOMES_ZH.get(b, "") if b else "")
+    cols = [
+        "id",
+        "type",
+        "name",
+        "township_code",
+        "county_code",
+        "decision",
+        "becomes",
+        "central",
+        "n_served",
+        "serves",
+        "staff",
+        "exception",
+        "pinned",
+        "lon",
+        "lat",
+    ]
+    return f[cols + ["type_zh", "decision_zh", "becomes_zh"]].sort_values(["type", "id"])
+
+
+def _township_table(plan: Plan) -> pd.DataFrame:
+    tw = pd.DataFrame(plan.townships.drop(columns="geometry"))
+    cols = [
+        "code",
+        "name",
+        "county_code",
+        "kind",
+        "population",
+        "incidents",
+        "tibetan_area",
+        "below_threshold",
+    ]
+    for t in plan.types:
+        cols += [
+            f"served_by__{t}",
+            f"distance_km__{t}",
+            f"before_by__{t}",
+            f"distance_before_km__{t}",
+        ]
+    out = tw[cols].copy()
+    for c in out.columns:
+        if c.startswith("distance"):
+            out[c] = out[c].round(3)
+    return out.sort_values("code")
+
+
+def write_tables(plan: Plan, d: Path) -> list[str]:
+    """Write ``facilities.csv``, ``townships.csv`` (UTF-8 with BOM) and ``plan.xlsx``.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    d
+        Target folder.
+
+    Returns
+    -------
+    list of str
+        File names written.
+    """
+    fac = _facility_table(plan)
+    towns = _township_table(plan)
+    fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"]).to_csv(
+        d / "facilities.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+    )
+    towns.to_csv(d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    _write_workbook(plan, fac, towns, d / "plan.xlsx")
+    return ["facilities.csv", "townships.csv", "plan.xlsx"]
+
+
+def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [
+        ("方案名称", plan.policy.name),
+        ("数据", "合成示例数据（非真实数据）" if plan.synthetic else "用户提供的数据"),
+        ("乡镇（街道）数", len(plan.townships)),
+        ("常住人口", int(plan.townships["population"].sum())),
+    ]
+    for t in plan.types:
+        m = plan.metrics[t]
+        s = plan.solver[t]
+        label = FACILITY_LABELS_ZH[t]
+        rows += [
+            (f"{label}：现有数量", m["before"]["count"]),
+            (f"{label}：方案保留数量", m["after"]["count"]),
+            (f"{label}：减少比例", f"{m['reduction']:.1%}"),
+            (f"{label}：中心所（管辖2个以上乡镇）", m["central"]),
+            (f"{label}：撤并后设为{m['closed_becomes_zh']}", sum(m["closed_becomes"].values())),
+            (
+                f"{label}：平均距离（公里，调整前→后）",
+                f"{m['before']['mean_distance_km']:.1f} → {m['after']['mean_distance_km']:.1f}",
+            ),
+            (
+                f"{label}：最远距离（公里，调整前→后）",
+                f"{m['before']['max_distance_km']:.1f} → {m['after']['max_distance_km']:.1f}",
+            ),
+            (
+                f"{label}：求解状态",
+                {"optimal": "最优", "feasible": "可行（未证明最优）"}.get(s["status"], s["status"]),
+            ),
+            (f"{label}：最优性差距", f"{s['gap']:.4%}"),
+        ]
+    failed = [c for c in plan.checks if not c.passed]
+    rows.append(("规则检查", f"{len(plan.checks) - len(failed)} 项通过，{len(failed)} 项未通过"))
+    return rows
+
+
+def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Path) -> None:
+    checks = pd.DataFrame(
+        [
+            {
+                "条款": c.clause,
+                "机构": FACILITY_LABELS_ZH.get(c.facility_type, c.facility_type),
+                "规则": c.rule,
+                "目标": str(c.target),
+                "实际": str(c.actual),
+                "是否通过": "通过" if c.passed else "未通过",
+                "例外数": len(c.exceptions),
+                "例外及原因": "；".join(f"{e['id']}: {e['reason']}" for e in c.exceptions),
+            }
+            for c in plan.checks
+        ]
+    )
+    town_headers = {
+        "code": "乡镇代码",
+        "name": "乡镇名称",
+        "county_code": "区县代码",
+        "kind": "类型",
+        "population": "常住人口",
+        "incidents": "年警情",
+        "tibetan_area": "涉藏地区",
+        "below_threshold": "低于设所标准",
+    }
+    for t in plan.types:
+        label = FACILITY_LABELS_ZH[t]
+        town_headers[f"served_by__{t}"] = f"{label}（方案）"
+        town_headers[f"distance_km__{t}"] = f"到{label}距离（公里，方案）"
+        town_headers[f"before_by__{t}"] = f"{label}（调整前）"
+        town_headers[f"distance_before_km__{t}"] = f"到{label}距离（公里，调整前）"
+    by_county = []
+    for t in plan.types:
+        for r in plan.metrics[t]["by_county"]:
+            by_county.append({"机构": FACILITY_LABELS_ZH[t], **r})
+    county_headers = {
+        "county_code": "区县代码",
+        "townships": "乡镇数",
+        "population": "常住人口",
+        "before": "现有数量",
+        "after": "方案数量",
+        "reduction": "减少比例",
+        "mean_distance_before_km": "平均距离（调整前）",
+        "mean_distance_after_km": "平均距离（方案）",
+        "max_distance_after_km": "最远距离（方案）",
+        "population_per_facility_after": "每所服务人口（方案）",
+    }
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        pd.DataFrame(_summary_rows(plan), columns=["项目", "数值"]).to_excel(
+            xw, sheet_name="汇总", index=False
+        )
+        for t in plan.types:
+            sub = fac[fac["type"] == t].copy()
+            sub["type"] = sub["type_zh"]
+            sub["decision"] = sub["decision_zh"]
+            sub["becomes"] = sub["becomes_zh"]
+            sub["central"] = sub["central"].map({True: "是", False: ""})
+            sub = sub.drop(columns=["type_zh", "decision_zh", "becomes_zh"])
+            sub = sub.rename(
+                columns={
+                    **_FACILITY_HEADERS,
+                    "decision": "方案",
+                    "becomes": "撤并后设为",
+                    "type": "类型",
+                }
+            )
+            sub.to_excel(xw, sheet_name=FACILITY_LABELS_ZH[t], index=False)
+        towns.rename(columns=town_headers).to_excel(xw, sheet_name="乡镇", index=False)
+        pd.DataFrame(by_county).rename(columns=county_headers).to_excel(
+            xw, sheet_name="区县", index=False
+        )
+        checks.to_excel(xw, sheet_name="规则检查", index=False)
+        wb = xw.book
+        wb.properties.created = _FIXED_TIME
+        wb.properties.modified = _FIXED_TIME
+        wb.properties.creator = "optimizer"
+        for ws in wb.worksheets:
+            ws.freeze_panes = "A2"
+            for col in ws.columns:
+                width = max(len(str(c.value or "")) for c in col[:200])
+                ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width * 1.6))
+
+
+def write_jurisdictions(plan: Plan, d: Path) -> list[str]:
+    """Write ``jurisdictions.gpkg``: one layer per facility type, one polygon per kept unit.
+
+    Polygons are in CGCS2000 (EPSG:4490), the CRS planners' GIS uses.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    d
+        Target folder.
+
+    Returns
+    -------
+    list of str
+        File names written.
+    """
+    from optimizer.results import jurisdictions
+
+    path = d / "jurisdictions.gpkg"
+    with pyogrio_fixed_time():
+        for i, t in enumerate(plan.types):
+            layer = jurisdictions(plan, t).to_crs("EPSG:4490")
+            layer.to_file(
+                path, layer=t, driver="GPKG", mode="w" if i == 0 else "a", engine="pyogrio"
+            )
+    return ["jurisdictions.gpkg"]
+
+
+class pyogrio_fixed_time:
+    """Make GDAL stamp GeoPackages with a fixed time, for byte-stable files."""
+
+    def __enter__(self) -> None:
+        self._old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2020-01-01T00:00:00.000Z"})
+
+    def __exit__(self, *exc: object) -> None:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": self._old})
