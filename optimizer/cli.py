@@ -128,8 +128,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         crs=args.crs,
         tibetan_prefixes=policy.police.tibetan_prefixes,
     )
-    for note in inputs.notes:
-        logger.info("note: %s", note)
     types = [t.strip() for t in args.types.split(",")] if args.types else None
     plan = make_plan(inputs, policy, types=types)
     written = plan.write(args.out, map_tiles=args.tiles)
