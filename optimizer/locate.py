@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pulp
 
+from optimizer._swap import local_search
 from optimizer.errors import InfeasibleError, PolicyError, SolverError
 
 __all__ = [
@@ -366,6 +367,9 @@ def _levels(prob: LocationProblem) -> _Levels:
     return _Levels(costs, sites)
 
 
+_HIGHS_OPTIONS: dict[str, Any] = {"mip_heuristic_effort": 0.0}
+
+
 class _HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
     """pulp's HiGHS interface, plus a MIP start and the dual bound read back."""
 
@@ -487,6 +491,8 @@ def solve(
     seed: int = 0,
     msg: bool = False,
     initial_levels: int | None = None,
+    heuristic_seconds: float = 10.0,
+    level_margin: int | None = None,
 ) -> LocationResult:
     """Solve a location problem to proven optimality (or the best plan within the time limit).
 
@@ -509,6 +515,11 @@ def solve(
         Show the solver log.
     initial_levels
         Cost levels per client in the first round (default: chosen from the problem size).
+    heuristic_seconds
+        Time allowed for the swap local search that builds the starting plan.
+    level_margin
+        If given, the first round models each client only this many cost levels beyond its
+        cost in the starting plan (smaller models, possibly more rounds).
 
     Returns
     -------
@@ -528,6 +539,7 @@ def solve(
     _presolve_checks(prob)
     lv = _levels(prob)
     n_levels = np.array([len(c) for c in lv.costs], dtype=np.int64)
+    initial_levels_given = initial_levels
     if initial_levels is None:
         open_guess = prob.p or max(1, prob.n_sites // 2)
         initial_levels = max(
@@ -536,10 +548,23 @@ def solve(
     depth = np.minimum(n_levels - 1, initial_levels).clip(min=0)
 
     start = _greedy_start(prob)
+    if start is not None:
+        start = local_search(prob, start, time_limit=heuristic_seconds)
     best_open: list[int] | None = start
     best_obj = prob.objective_of(start)[0] if start is not None else math.inf
     if start is not None:
         logger.info("heuristic start: %d sites open, objective %.6g", len(start), best_obj)
+        if initial_levels_given is None and level_margin is not None:
+            # model each client down to the cost its start site gives, plus a margin: the optimum
+            # rarely sends a client farther, and if it does the next round adds the levels
+            _, start_assign = prob.objective_of(start)
+            reach = np.array(
+                [
+                    int(np.searchsorted(lv.costs[i], _pair_cost(prob, lv, i, int(start_assign[i]))))
+                    for i in range(prob.n_clients)
+                ]
+            )
+            depth = np.minimum(n_levels - 1, reach + level_margin).clip(min=0)
 
     rounds = 0
     bound = -math.inf
@@ -663,6 +688,7 @@ def _run(
             threads=threads,
             start=start_values,
             random_seed=int(seed),
+            **_HIGHS_OPTIONS,
             mip_abs_gap=1e-9,
         )
         try:
