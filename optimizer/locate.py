@@ -23,6 +23,7 @@ solved again, so the final answer is optimal for the full problem.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import math
 import os
@@ -92,6 +93,14 @@ class LocationProblem:
         today's stations in a province).
     fixed_open, fixed_closed
         Sites that must be open or closed.
+    client_edges
+        Adjacency between clients (an ``(E, 2)`` array of client indices). When given, every
+        open site's clients form a connected set that contains the site's home client.
+    site_home
+        The client each site stands in (``-1`` for none); with ``client_edges``, an open site
+        serves its home client.
+    client_load, site_min_load, site_max_load
+        Load of each client and bounds on the load an open site serves (``nan`` for no bound).
     """
 
     n_clients: int
@@ -104,6 +113,16 @@ class LocationProblem:
     groups: list[SiteGroup] = field(default_factory=list)
     fixed_open: frozenset[int] = frozenset()
     fixed_closed: frozenset[int] = frozenset()
+    client_edges: np.ndarray | None = None
+    site_home: np.ndarray | None = None
+    client_load: np.ndarray | None = None
+    site_min_load: np.ndarray | None = None
+    site_max_load: np.ndarray | None = None
+
+    @property
+    def needs_assignment(self) -> bool:
+        """Whether side constraints need explicit assignment variables (not nearest-site)."""
+        return self.client_edges is not None or self.client_load is not None
 
     def __post_init__(self) -> None:
         self.client = np.asarray(self.client, dtype=np.int64)
@@ -537,6 +556,18 @@ def solve(
         raise PolicyError(f"solver must be 'highs' or 'cbc', not {solver!r}")
     t0 = time.perf_counter()
     _presolve_checks(prob)
+    if prob.needs_assignment:
+        return _solve_assignment(
+            prob,
+            solver=solver,
+            time_limit=time_limit,
+            gap=gap,
+            threads=threads,
+            seed=seed,
+            msg=msg,
+            heuristic_seconds=heuristic_seconds,
+            t0=t0,
+        )
     lv = _levels(prob)
     n_levels = np.array([len(c) for c in lv.costs], dtype=np.int64)
     initial_levels_given = initial_levels
@@ -676,10 +707,31 @@ def _run(
     seed: int,
     msg: bool,
 ) -> tuple[float, Status, list[int] | None]:
-    """Run one solve; return (dual bound, status, open sites or None)."""
-    start_values: dict[str, float] | None = None
-    if start is not None:
-        start_values = _start_values(model, prob, start)
+    """Run one solve of the radius model; return (dual bound, status, open sites or None)."""
+    start_values = _start_values(model, prob, start) if start is not None else None
+    bound, solved = _run_model(model, start_values, solver, time_limit, gap, threads, seed, msg)
+    if solved == "infeasible":
+        return bound, solved, None
+    values = [v.varValue for v in y]
+    if any(v is None for v in values):
+        return bound, solved, None
+    open_now = [j for j, v in enumerate(values) if v is not None and v > 0.5]
+    if not open_now:
+        return bound, solved, None
+    return bound, solved, open_now
+
+
+def _run_model(
+    model: pulp.LpProblem,
+    start_values: dict[str, float] | None,
+    solver: SolverName,
+    time_limit: float | None,
+    gap: float,
+    threads: int | None,
+    seed: int,
+    msg: bool,
+) -> tuple[float, Status]:
+    """Solve a built model with HiGHS or CBC; return (dual bound incl. constant, status)."""
     if solver == "highs":
         engine = _HiGHS(
             msg=msg,
@@ -697,39 +749,31 @@ def _run(
             raise SolverError(f"HiGHS failed: {exc}") from exc
         hs = engine.model_status.lower()
         if "infeasible" in hs:
-            return -math.inf, "infeasible", None
+            return -math.inf, "infeasible"
         bound = engine.mip_dual_bound + float(getattr(model, "objective_constant", 0.0))
-        solved: Status = "optimal" if hs == "optimal" else "feasible"
-    else:
-        if start_values is not None:
-            for v in model.variables():
-                v.setInitialValue(start_values.get(v.name, 0.0))
-        options = [f"randomSeed {int(seed) + 1}", f"randomCbcSeed {int(seed) + 1}"]
-        engine2 = pulp.PULP_CBC_CMD(
-            msg=msg,
-            timeLimit=time_limit,
-            gapRel=gap,
-            threads=threads,
-            warmStart=start_values is not None,
-            options=options,
-        )
-        try:
-            model.solve(engine2)
-        except Exception as exc:  # pragma: no cover - solver crash
-            raise SolverError(f"CBC failed: {exc}") from exc
-        st = pulp.LpStatus[model.status]
-        if st == "Infeasible":
-            return -math.inf, "infeasible", None
-        # pulp does not expose CBC's bound; optimal means the objective is the bound
-        solved = "optimal" if model.sol_status == pulp.LpSolutionOptimal else "feasible"
-        bound = float(pulp.value(model.objective)) if solved == "optimal" else -math.inf
-    values = [v.varValue for v in y]
-    if any(v is None for v in values):
-        return bound, solved, None
-    open_now = [j for j, v in enumerate(values) if v is not None and v > 0.5]
-    if not open_now:
-        return bound, solved, None
-    return bound, solved, open_now
+        return bound, ("optimal" if hs == "optimal" else "feasible")
+    if start_values is not None:
+        for v in model.variables():
+            v.setInitialValue(start_values.get(v.name, 0.0))
+    options = [f"randomSeed {int(seed) + 1}", f"randomCbcSeed {int(seed) + 1}"]
+    engine2 = pulp.PULP_CBC_CMD(
+        msg=msg,
+        timeLimit=time_limit,
+        gapRel=gap,
+        threads=threads,
+        warmStart=start_values is not None,
+        options=options,
+    )
+    try:
+        model.solve(engine2)
+    except Exception as exc:  # pragma: no cover - solver crash
+        raise SolverError(f"CBC failed: {exc}") from exc
+    if pulp.LpStatus[model.status] == "Infeasible":
+        return -math.inf, "infeasible"
+    # pulp does not expose CBC's bound; optimal means the objective is the bound
+    solved: Status = "optimal" if model.sol_status == pulp.LpSolutionOptimal else "feasible"
+    bound = float(pulp.value(model.objective)) if solved == "optimal" else -math.inf
+    return bound, solved
 
 
 def _start_values(
@@ -748,6 +792,354 @@ def _start_values(
             if level_cost < c - 1e-12:
                 values[f"z{i}_{k}"] = 1.0
     return values
+
+
+# --------------------------------------------------------------------------- assignment model
+
+
+def _contiguous_assignment(prob: LocationProblem, open_sites: Sequence[int]) -> np.ndarray | None:
+    """Grow connected service areas from the open sites' homes, cheapest claim first.
+
+    Each client is claimed by the open site with the cheapest allowed pair among the areas it
+    touches, so every area is connected by construction. Returns None when some client cannot
+    be reached this way (or a site has no home).
+    """
+    assert prob.site_home is not None and prob.client_edges is not None
+    cost = {
+        (int(i), int(j)): float(c)
+        for i, j, c in zip(prob.client, prob.site, prob.cost, strict=True)
+    }
+    nbrs: list[list[int]] = [[] for _ in range(prob.n_clients)]
+    for a, b in prob.client_edges.tolist():
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    owner = np.full(prob.n_clients, -1, dtype=np.int64)
+    heap: list[tuple[float, int, int]] = []
+    for j in sorted(open_sites):
+        h = int(prob.site_home[j])
+        if h < 0 or (h, j) not in cost or owner[h] >= 0:
+            return None
+        owner[h] = j
+    for j in sorted(open_sites):
+        for k in nbrs[int(prob.site_home[j])]:
+            if (k, j) in cost:
+                heapq.heappush(heap, (cost[(k, j)], k, j))
+    while heap:
+        _, i, j = heapq.heappop(heap)
+        if owner[i] >= 0:
+            continue
+        owner[i] = j
+        for k in nbrs[i]:
+            if owner[k] < 0 and (k, j) in cost:
+                heapq.heappush(heap, (cost[(k, j)], k, j))
+    if np.any(owner < 0):
+        return None
+    return owner
+
+
+def _loads_ok(prob: LocationProblem, assignment: np.ndarray, open_sites: Sequence[int]) -> bool:
+    if prob.client_load is None:
+        return True
+    load = np.bincount(assignment, weights=prob.client_load, minlength=prob.n_sites)
+    for j in open_sites:
+        lo = np.nan if prob.site_min_load is None else prob.site_min_load[j]
+        hi = np.nan if prob.site_max_load is None else prob.site_max_load[j]
+        if np.isfinite(lo) and load[j] < lo - 1e-9:
+            return False
+        if np.isfinite(hi) and load[j] > hi + 1e-9:
+            return False
+    return True
+
+
+def _disconnected(
+    prob: LocationProblem, assignment: np.ndarray, open_sites: Sequence[int], nbrs: list[list[int]]
+) -> list[tuple[int, list[int]]]:
+    """Pieces of service areas cut off from their site's home: (site, clients) per piece."""
+    assert prob.site_home is not None
+    pieces = []
+    members: dict[int, list[int]] = {}
+    for i, j in enumerate(assignment.tolist()):
+        members.setdefault(j, []).append(i)
+    for j in sorted(open_sites):
+        area = set(members.get(j, []))
+        home = int(prob.site_home[j])
+        seen: set[int] = set()
+        if home in area:
+            stack = [home]
+            seen.add(home)
+            while stack:
+                u = stack.pop()
+                for v in nbrs[u]:
+                    if v in area and v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+        rest = sorted(area - seen)
+        while rest:
+            comp = {rest[0]}
+            stack = [rest[0]]
+            while stack:
+                u = stack.pop()
+                for v in nbrs[u]:
+                    if v in area and v not in comp and v not in seen:
+                        comp.add(v)
+                        stack.append(v)
+            pieces.append((j, sorted(comp)))
+            rest = [i for i in rest if i not in comp]
+    return pieces
+
+
+def _solve_assignment(
+    prob: LocationProblem,
+    *,
+    solver: SolverName,
+    time_limit: float | None,
+    gap: float,
+    threads: int | None,
+    seed: int,
+    msg: bool,
+    heuristic_seconds: float,
+    t0: float,
+) -> LocationResult:
+    """Solve with explicit assignment variables: loads and contiguity (cuts added in rounds).
+
+    Contiguity cuts: if client ``i`` is served by site ``j`` and a set ``C`` holds ``i`` but not
+    ``j``'s home, then some neighbour of ``C`` outside it is served by ``j`` too:
+    ``x_ij <= sum(x_kj for k in N(C))``. Cuts are added for every cut-off piece of every
+    solution until none is left, so the final plan is optimal for the contiguous problem.
+    """
+    contiguous = prob.client_edges is not None
+    home = prob.site_home if prob.site_home is not None else np.full(prob.n_sites, -1)
+    nbrs: list[list[int]] = [[] for _ in range(prob.n_clients)]
+    if contiguous:
+        assert prob.client_edges is not None
+        for a, b in np.asarray(prob.client_edges, dtype=np.int64).tolist():
+            if a != b:
+                nbrs[a].append(b)
+                nbrs[b].append(a)
+    pair_of = {
+        (int(i), int(j)): k for k, (i, j) in enumerate(zip(prob.client, prob.site, strict=True))
+    }
+    fixed_closed = set(prob.fixed_closed)
+    if contiguous:
+        # a site whose home may not be served by it can never open
+        for j in range(prob.n_sites):
+            if home[j] < 0 or (int(home[j]), j) not in pair_of:
+                fixed_closed.add(j)
+        bad = sorted(prob.fixed_open & fixed_closed)
+        if bad:
+            raise InfeasibleError(f"sites {bad} are pinned open but cannot serve their own home")
+
+    # starting plan: nearest-site optimum, then connected areas grown from it
+    start_assign: np.ndarray | None = None
+    start_open: list[int] | None = None
+    relaxed = LocationProblem(
+        prob.n_clients,
+        prob.n_sites,
+        prob.client,
+        prob.site,
+        prob.cost,
+        prob.weights,
+        prob.p,
+        prob.groups,
+        prob.fixed_open,
+        frozenset(fixed_closed),
+    )
+    greedy = _greedy_start(relaxed)
+    if greedy is not None:
+        greedy = local_search(relaxed, greedy, time_limit=heuristic_seconds)
+        cand = (
+            _contiguous_assignment(prob, greedy) if contiguous else relaxed.objective_of(greedy)[1]
+        )
+        if cand is not None and np.all(cand >= 0) and _loads_ok(prob, cand, greedy):
+            start_open, start_assign = greedy, cand
+
+    model = pulp.LpProblem("assignment", pulp.LpMinimize)
+    y = [pulp.LpVariable(f"y{j}", cat=pulp.LpBinary) for j in range(prob.n_sites)]
+    for j in prob.fixed_open:
+        y[j].lowBound = 1
+    for j in fixed_closed:
+        y[j].upBound = 0
+    x = [pulp.LpVariable(f"x{k}", cat=pulp.LpBinary) for k in range(len(prob.cost))]
+    assert prob.weights is not None
+    model.setObjective(
+        pulp.LpAffineExpression(
+            [
+                (x[k], float(prob.weights[i] * c))
+                for k, (i, c) in enumerate(zip(prob.client, prob.cost, strict=True))
+            ]
+        )
+    )
+    by_client: list[list[int]] = [[] for _ in range(prob.n_clients)]
+    by_site: list[list[int]] = [[] for _ in range(prob.n_sites)]
+    for k, (i, j) in enumerate(zip(prob.client.tolist(), prob.site.tolist(), strict=True)):
+        by_client[i].append(k)
+        by_site[j].append(k)
+    nnz = 0
+    for i, ks in enumerate(by_client):
+        model.addConstraint(
+            pulp.LpConstraint([(x[k], 1.0) for k in ks], pulp.LpConstraintEQ, f"assign{i}", 1)
+        )
+        nnz += len(ks)
+    for k, j in enumerate(prob.site.tolist()):
+        model.addConstraint(
+            pulp.LpConstraint([(x[k], 1.0), (y[j], -1.0)], pulp.LpConstraintLE, f"link{k}", 0)
+        )
+        nnz += 2
+    if contiguous:
+        for j in range(prob.n_sites):
+            if j in fixed_closed:
+                continue
+            k = pair_of[(int(home[j]), j)]
+            model.addConstraint(
+                pulp.LpConstraint([(x[k], 1.0), (y[j], -1.0)], pulp.LpConstraintGE, f"home{j}", 0)
+            )
+            nnz += 2
+    if prob.client_load is not None:
+        load = np.asarray(prob.client_load, dtype=float)
+        for j in range(prob.n_sites):
+            if j in fixed_closed or not by_site[j]:
+                continue
+            terms = [(x[k], float(load[prob.client[k]])) for k in by_site[j]]
+            lo = np.nan if prob.site_min_load is None else float(prob.site_min_load[j])
+            hi = np.nan if prob.site_max_load is None else float(prob.site_max_load[j])
+            if np.isfinite(lo) and lo > 0:
+                model.addConstraint(
+                    pulp.LpConstraint(terms + [(y[j], -lo)], pulp.LpConstraintGE, f"minload{j}", 0)
+                )
+                nnz += len(terms) + 1
+            if np.isfinite(hi):
+                model.addConstraint(
+                    pulp.LpConstraint(terms + [(y[j], -hi)], pulp.LpConstraintLE, f"maxload{j}", 0)
+                )
+                nnz += len(terms) + 1
+    if prob.p is not None:
+        model.addConstraint(
+            pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
+        )
+    for g in prob.groups:
+        terms = [(y[int(j)], 1.0) for j in g.sites]
+        if g.max_open is not None:
+            model.addConstraint(
+                pulp.LpConstraint(terms, pulp.LpConstraintLE, f"gmax_{g.name}", g.max_open)
+            )
+        if g.min_open > 0:
+            model.addConstraint(
+                pulp.LpConstraint(terms, pulp.LpConstraintGE, f"gmin_{g.name}", g.min_open)
+            )
+
+    rounds, n_cuts = 0, 0
+    best: tuple[float, np.ndarray, list[int]] | None = None
+    if start_assign is not None and start_open is not None:
+        best = (_assign_objective(prob, start_assign), start_assign, sorted(start_open))
+        logger.info("heuristic start: %d sites open, objective %.6g", len(start_open), best[0])
+    bound = -math.inf
+    status: Status = "no_solution"
+    while True:
+        rounds += 1
+        remaining = (
+            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        )
+        start_values = None
+        if best is not None:
+            start_values = {f"y{j}": 1.0 for j in best[2]}
+            for i, j in enumerate(best[1].tolist()):
+                start_values[f"x{pair_of[(i, j)]}"] = 1.0
+        logger.info(
+            "round %d: assignment model with %s variables, %s constraints (%d contiguity cuts)",
+            rounds,
+            f"{len(x) + len(y):,}",
+            f"{len(model.constraints):,}",
+            n_cuts,
+        )
+        mip_bound, solved = _run_model(
+            model, start_values, solver, remaining, gap, threads, seed, msg
+        )
+        if solved == "infeasible":
+            raise InfeasibleError(
+                "no plan satisfies every constraint at once"
+                + (" with connected service areas" if contiguous else "")
+                + " (count limits, pins, allowed pairs and load bounds conflict)"
+            )
+        xs = np.array([v.varValue or 0.0 for v in x])
+        chosen = xs > 0.5
+        if chosen.sum() != prob.n_clients:
+            break  # no incumbent (time limit): keep the heuristic start, if any
+        assignment = np.full(prob.n_clients, -1, dtype=np.int64)
+        assignment[prob.client[chosen]] = prob.site[chosen]
+        open_now = sorted(set(assignment.tolist()))
+        pieces = _disconnected(prob, assignment, open_now, nbrs) if contiguous else []
+        if not pieces:
+            value = _assign_objective(prob, assignment)
+            if best is None or value < best[0] - 1e-9 * max(1.0, abs(value)) or solved == "optimal":
+                best = (value, assignment, open_now)
+            bound = mip_bound if np.isfinite(mip_bound) else bound
+            status = solved
+            break
+        bound = max(bound, mip_bound) if np.isfinite(mip_bound) else bound
+        for j, comp in pieces:
+            comp_set = set(comp)
+            boundary = sorted({v for u in comp for v in nbrs[u] if v not in comp_set})
+            rhs = [(x[pair_of[(v, j)]], -1.0) for v in boundary if (v, j) in pair_of]
+            for i in comp:
+                model.addConstraint(
+                    pulp.LpConstraint(
+                        [(x[pair_of[(i, j)]], 1.0)] + rhs, pulp.LpConstraintLE, f"cut{n_cuts}", 0
+                    )
+                )
+                n_cuts += 1
+        logger.info(
+            "round %d: %d cut-off piece(s) of service areas; adding cuts", rounds, len(pieces)
+        )
+        if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            status = "feasible" if best is not None else "no_solution"
+            break
+        if best is not None and contiguous:
+            # repair this round's open sites into connected areas as the next start
+            repaired = _contiguous_assignment(prob, open_now)
+            if repaired is not None and _loads_ok(prob, repaired, open_now):
+                value = _assign_objective(prob, repaired)
+                if value < best[0]:
+                    best = (value, repaired, open_now)
+
+    if best is None:
+        raise SolverError(
+            f"{solver} found no feasible plan within {time_limit} s; raise the time limit"
+        )
+    objective, assignment, open_sites = best
+    bound = min(bound, objective) if np.isfinite(bound) else bound
+    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
+    if status == "optimal" and rel_gap > gap * 1.0001 + 1e-12:
+        status = "feasible"
+    if status == "no_solution":
+        status = "feasible"
+    result = LocationResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=rel_gap,
+        seconds=time.perf_counter() - t0,
+        open_sites=np.asarray(open_sites, dtype=np.int64),
+        assignment=assignment,
+        solver=solver,
+        formulation="assignment+contiguity" if contiguous else "assignment",
+        n_variables=len(x) + len(y),
+        n_constraints=len(model.constraints),
+        n_nonzeros=nnz,
+        rounds=rounds,
+    )
+    logger.info("%r", result)
+    return result
+
+
+def _assign_objective(prob: LocationProblem, assignment: np.ndarray) -> float:
+    cost = {
+        (int(i), int(j)): float(c)
+        for i, j, c in zip(prob.client, prob.site, prob.cost, strict=True)
+    }
+    assert prob.weights is not None
+    return float(
+        sum(prob.weights[i] * cost[(i, int(j))] for i, j in enumerate(assignment.tolist()))
+    )
 
 
 # --------------------------------------------------------------------------- public p-median
