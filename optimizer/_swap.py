@@ -112,8 +112,8 @@ def local_search(
         # swaps of unrelated sites: the best come from the largest gains and smallest losses
         top_in = np.flatnonzero(can_in)[np.argsort(-add_gain[can_in], kind="stable")[:40]]
         top_out = np.flatnonzero(can_out)[np.argsort(loss[can_out], kind="stable")[:40]]
-        jj, rr2 = np.meshgrid(top_in, top_out, indexing="ij")
-        jj, rr2 = jj.ravel(), rr2.ravel()
+        jj = np.repeat(top_in, len(top_out))
+        rr2 = np.tile(top_out, len(top_in))
         dd = -add_gain[jj] + loss[rr2] + np.asarray(corr[jj, rr2]).ravel()
         cand_j = np.concatenate([cand_j, jj])
         cand_r = np.concatenate([cand_r, rr2])
