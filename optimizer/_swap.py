@@ -79,6 +79,7 @@ def local_search(
     counts = [int(is_open[np.asarray(g.sites, dtype=np.int64)].sum()) for g in prob.groups]
     current, _ = prob.objective_of(np.flatnonzero(is_open).tolist())
     wc = w[prob.client]
+    sc = np.zeros(prob.n_sites) if prob.site_cost is None else np.asarray(prob.site_cost, float)
     swaps = 0
     while time.perf_counter() - t0 < time_limit:
         d1, a1, d2 = _best_two(prob, is_open, big)
@@ -108,13 +109,13 @@ def local_search(
         coo = corr.tocoo()
         keep = can_in[coo.row] & can_out[coo.col]
         cand_j, cand_r = coo.row[keep], coo.col[keep]
-        cand_d = -add_gain[cand_j] + loss[cand_r] + coo.data[keep]
+        cand_d = -add_gain[cand_j] + loss[cand_r] + coo.data[keep] + sc[cand_j] - sc[cand_r]
         # swaps of unrelated sites: the best come from the largest gains and smallest losses
         top_in = np.flatnonzero(can_in)[np.argsort(-add_gain[can_in], kind="stable")[:40]]
         top_out = np.flatnonzero(can_out)[np.argsort(loss[can_out], kind="stable")[:40]]
         jj = np.repeat(top_in, len(top_out))
         rr2 = np.tile(top_out, len(top_in))
-        dd = -add_gain[jj] + loss[rr2] + np.asarray(corr[jj, rr2]).ravel()
+        dd = -add_gain[jj] + loss[rr2] + np.asarray(corr[jj, rr2]).ravel() + sc[jj] - sc[rr2]
         cand_j = np.concatenate([cand_j, jj])
         cand_r = np.concatenate([cand_r, rr2])
         cand_d = np.concatenate([cand_d, dd])

@@ -50,7 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SolverName = Literal["highs", "cbc"]
-Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+Status = Literal["optimal", "feasible", "infeasible", "no_solution", "cutoff"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ class LocationProblem:
         serves its home client.
     client_load, site_min_load, site_max_load
         Load of each client and bounds on the load an open site serves (``nan`` for no bound).
+    site_cost
+        A cost added for each open site (negative for a bonus), in the objective's units.
     """
 
     n_clients: int
@@ -118,6 +120,7 @@ class LocationProblem:
     client_load: np.ndarray | None = None
     site_min_load: np.ndarray | None = None
     site_max_load: np.ndarray | None = None
+    site_cost: np.ndarray | None = None
 
     @property
     def needs_assignment(self) -> bool:
@@ -184,6 +187,8 @@ class LocationProblem:
         assert self.weights is not None
         with np.errstate(invalid="ignore"):
             total = float(np.sum(np.where(self.weights > 0, self.weights * best, 0.0)))
+        if self.site_cost is not None:
+            total += float(np.asarray(self.site_cost)[is_open].sum())
         if np.any(assignment < 0):
             total = math.inf
         return total, assignment
@@ -333,6 +338,8 @@ def _greedy_start(prob: LocationProblem) -> list[int] | None:
     while target is None or open_mask.sum() < target:
         saving = w_pair * np.maximum(0.0, best[prob.client] - prob.cost)
         gain = np.bincount(prob.site, weights=saving, minlength=prob.n_sites)
+        if prob.site_cost is not None:
+            gain = gain - np.asarray(prob.site_cost, dtype=float)
         gain[open_mask | blocked] = -1.0
         picked = -1
         for j in np.argsort(-gain, kind="stable").tolist():
@@ -479,6 +486,8 @@ def _build(
             nnz += len(terms)
             objective.append((z, w * float(costs[k + 1] - costs[k])))
             prev = z
+    if prob.site_cost is not None:
+        objective += [(y[j], float(c)) for j, c in enumerate(prob.site_cost) if c != 0]
     if prob.p is not None:
         model.addConstraint(
             pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
@@ -708,8 +717,22 @@ def _run(
     msg: bool,
 ) -> tuple[float, Status, list[int] | None]:
     """Run one solve of the radius model; return (dual bound, status, open sites or None)."""
-    start_values = _start_values(model, prob, start) if start is not None else None
-    bound, solved = _run_model(model, start_values, solver, time_limit, gap, threads, seed, msg)
+    # HiGHS 1.16 can misjudge a full MIP start after presolve (it reported a start as optimal
+    # although a better plan existed), so the start's value is passed as a cutoff instead:
+    # every node that cannot beat it is pruned, and the start itself stays our fallback.
+    cutoff = None
+    if start is not None:
+        const = float(getattr(model, "objective_constant", 0.0))
+        value = prob.objective_of(start)[0]
+        cutoff = value - const + 1e-6 * max(1.0, abs(value))
+    start_values = None
+    if solver == "cbc" and start is not None:
+        start_values, cutoff = _start_values(model, prob, start), None
+    bound, solved = _run_model(
+        model, start_values, solver, time_limit, gap, threads, seed, msg, cutoff=cutoff
+    )
+    if solved == "cutoff":
+        return bound, "optimal", None
     if solved == "infeasible":
         return bound, solved, None
     values = [v.varValue for v in y]
@@ -730,9 +753,15 @@ def _run_model(
     threads: int | None,
     seed: int,
     msg: bool,
+    cutoff: float | None = None,
 ) -> tuple[float, Status]:
-    """Solve a built model with HiGHS or CBC; return (dual bound incl. constant, status)."""
+    """Solve a built model with HiGHS or CBC; return (dual bound incl. constant, status).
+
+    ``cutoff`` (HiGHS only) is an objective value, without the model's constant, that a
+    solution must beat; when none does, the status is ``cutoff`` and the bound is the cutoff.
+    """
     if solver == "highs":
+        extra = {} if cutoff is None else {"objective_bound": float(cutoff)}
         engine = _HiGHS(
             msg=msg,
             timeLimit=time_limit,
@@ -741,6 +770,7 @@ def _run_model(
             start=start_values,
             random_seed=int(seed),
             **_HIGHS_OPTIONS,
+            **extra,
             mip_abs_gap=1e-9,
         )
         try:
@@ -748,9 +778,13 @@ def _run_model(
         except Exception as exc:  # pragma: no cover - solver crash
             raise SolverError(f"HiGHS failed: {exc}") from exc
         hs = engine.model_status.lower()
+        const = float(getattr(model, "objective_constant", 0.0))
+        if cutoff is not None and ("infeasible" in hs or "bound" in hs):
+            # nothing beats the cutoff: the plan that set it is optimal
+            return cutoff + const, "cutoff"
         if "infeasible" in hs:
             return -math.inf, "infeasible"
-        bound = engine.mip_dual_bound + float(getattr(model, "objective_constant", 0.0))
+        bound = engine.mip_dual_bound + const
         return bound, ("optimal" if hs == "optimal" else "feasible")
     if start_values is not None:
         for v in model.variables():
@@ -943,6 +977,7 @@ def _solve_assignment(
         prob.groups,
         prob.fixed_open,
         frozenset(fixed_closed),
+        site_cost=prob.site_cost,
     )
     greedy = _greedy_start(relaxed)
     if greedy is not None:
@@ -967,6 +1002,11 @@ def _solve_assignment(
                 (x[k], float(prob.weights[i] * c))
                 for k, (i, c) in enumerate(zip(prob.client, prob.cost, strict=True))
             ]
+            + (
+                []
+                if prob.site_cost is None
+                else [(y[j], float(c)) for j, c in enumerate(prob.site_cost) if c != 0]
+            )
         )
     )
     by_client: list[list[int]] = [[] for _ in range(prob.n_clients)]
@@ -1030,7 +1070,7 @@ def _solve_assignment(
     rounds, n_cuts = 0, 0
     best: tuple[float, np.ndarray, list[int]] | None = None
     if start_assign is not None and start_open is not None:
-        best = (_assign_objective(prob, start_assign), start_assign, sorted(start_open))
+        best = (_assign_objective(prob, start_assign, start_open), start_assign, sorted(start_open))
         logger.info("heuristic start: %d sites open, objective %.6g", len(start_open), best[0])
     bound = -math.inf
     status: Status = "no_solution"
@@ -1051,9 +1091,17 @@ def _solve_assignment(
             f"{len(model.constraints):,}",
             n_cuts,
         )
+        cutoff = None
+        if solver == "highs" and best is not None:  # see _run: a cutoff, not a MIP start
+            cutoff, start_values = best[0] + 1e-6 * max(1.0, abs(best[0])), None
         mip_bound, solved = _run_model(
-            model, start_values, solver, remaining, gap, threads, seed, msg
+            model, start_values, solver, remaining, gap, threads, seed, msg, cutoff=cutoff
         )
+        if solved == "cutoff":
+            # nothing in this round's model beats the best connected plan: it is optimal
+            bound = max(bound, mip_bound)
+            status = "optimal"
+            break
         if solved == "infeasible":
             raise InfeasibleError(
                 "no plan satisfies every constraint at once"
@@ -1066,10 +1114,12 @@ def _solve_assignment(
             break  # no incumbent (time limit): keep the heuristic start, if any
         assignment = np.full(prob.n_clients, -1, dtype=np.int64)
         assignment[prob.client[chosen]] = prob.site[chosen]
-        open_now = sorted(set(assignment.tolist()))
+        open_now = sorted(
+            set(assignment.tolist()) | {j for j, v in enumerate(y) if (v.varValue or 0) > 0.5}
+        )
         pieces = _disconnected(prob, assignment, open_now, nbrs) if contiguous else []
         if not pieces:
-            value = _assign_objective(prob, assignment)
+            value = _assign_objective(prob, assignment, open_now)
             if best is None or value < best[0] - 1e-9 * max(1.0, abs(value)) or solved == "optimal":
                 best = (value, assignment, open_now)
             bound = mip_bound if np.isfinite(mip_bound) else bound
@@ -1097,7 +1147,7 @@ def _solve_assignment(
             # repair this round's open sites into connected areas as the next start
             repaired = _contiguous_assignment(prob, open_now)
             if repaired is not None and _loads_ok(prob, repaired, open_now):
-                value = _assign_objective(prob, repaired)
+                value = _assign_objective(prob, repaired, open_now)
                 if value < best[0]:
                     best = (value, repaired, open_now)
 
@@ -1131,15 +1181,20 @@ def _solve_assignment(
     return result
 
 
-def _assign_objective(prob: LocationProblem, assignment: np.ndarray) -> float:
+def _assign_objective(
+    prob: LocationProblem, assignment: np.ndarray, open_sites: Sequence[int]
+) -> float:
     cost = {
         (int(i), int(j)): float(c)
         for i, j, c in zip(prob.client, prob.site, prob.cost, strict=True)
     }
     assert prob.weights is not None
-    return float(
+    total = float(
         sum(prob.weights[i] * cost[(i, int(j))] for i, j in enumerate(assignment.tolist()))
     )
+    if prob.site_cost is not None:
+        total += float(np.asarray(prob.site_cost)[sorted(open_sites)].sum())
+    return total
 
 
 # --------------------------------------------------------------------------- public p-median
