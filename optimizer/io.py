@@ -50,6 +50,7 @@ _SUFFIXES = {
     "facilities": FACILITY_SUFFIXES,
     "counties": TABLE_SUFFIXES,
     "township_attributes": TABLE_SUFFIXES,
+    "roads": (".gpkg", ".shp", ".geojson", ".json"),
 }
 
 TOWNSHIP_OPTIONAL_NUMBERS: tuple[str, ...] = ("cases", "villages_before", "households")
@@ -115,7 +116,11 @@ class Inputs:
     notes
         Human-readable notes: encodings used, repairs, normalisations, assumptions.
     sources
-        ``"townships"``, ``"facilities"``, ``"counties"``, ``"township_attributes"`` -> path read.
+        ``"townships"``, ``"facilities"``, ``"counties"``, ``"township_attributes"``,
+        ``"roads"`` -> path read.
+    roads
+        Road lines (``class``, ``speed_kmh``, ``speed_from``, geometry in EPSG:4326, see
+        :func:`optimizer.network.read_roads`); None when no road layer was given.
     """
 
     townships: gpd.GeoDataFrame
@@ -123,12 +128,14 @@ class Inputs:
     counties: pd.DataFrame | None
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    roads: gpd.GeoDataFrame | None = None
 
     def __repr__(self) -> str:
         counties = "none" if self.counties is None else f"{len(self.counties)}"
+        roads = "" if self.roads is None else f", {len(self.roads)} roads"
         return (
             f"Inputs({len(self.townships)} townships, {len(self.facilities)} facilities, "
-            f"counties: {counties}, {len(self.notes)} notes)"
+            f"counties: {counties}{roads}, {len(self.notes)} notes)"
         )
 
 
@@ -144,8 +151,8 @@ def find_inputs(
     Parameters
     ----------
     data
-        Folder holding ``townships.*``, ``facilities.*`` and optionally ``counties.*`` and
-        ``township_attributes.*``; or None.
+        Folder holding ``townships.*``, ``facilities.*`` and optionally ``counties.*``,
+        ``township_attributes.*`` and ``roads.*``; or None.
     explicit
         Role -> path given by the user (None when not given).
 
@@ -756,6 +763,7 @@ def load_inputs(
     facilities: str | Path | None = None,
     counties: str | Path | None = None,
     township_attributes: str | Path | None = None,
+    roads: str | Path | None = None,
     crs: str | None = None,
     tibetan_prefixes: tuple[str, ...] = schema.TIBETAN_AREA_PREFIXES,
     site_tolerance_m: float = 2000.0,
@@ -767,8 +775,10 @@ def load_inputs(
     data
         A folder holding ``townships.{gpkg,shp,geojson,json}``,
         ``facilities.{csv,xlsx,gpkg}`` and optionally ``counties.{csv,xlsx}`` and
-        ``township_attributes.{csv,xlsx}`` (joined to the townships on ``code``).
-    townships, facilities, counties, township_attributes
+        ``township_attributes.{csv,xlsx}`` (joined to the townships on ``code``) and
+        ``roads.{gpkg,shp,geojson,json}`` (road lines with a class or speed, see
+        ``docs/network.md``).
+    townships, facilities, counties, township_attributes, roads
         Explicit paths; each overrides the file of the same role in ``data``.
     crs
         CRS of spatial files that declare none, or to override a wrong one
@@ -798,6 +808,7 @@ def load_inputs(
         "facilities": facilities,
         "counties": counties,
         "township_attributes": township_attributes,
+        "roads": roads,
     }
     paths, problems = find_inputs(data, explicit)
     notes: list[str] = []
@@ -846,6 +857,14 @@ def load_inputs(
                     "county staffing shares there cannot be checked"
                 )
 
+    road_gdf: gpd.GeoDataFrame | None = None
+    if "roads" in paths:
+        from optimizer import network  # network reads layers through this module
+
+        road_gdf, p, road_notes = network._read_roads(paths["roads"], crs=crs)
+        problems += p
+        notes.extend(road_notes)
+
     for note in notes:
         logger.info(note)
     if problems or town_gdf is None or fac is None:
@@ -855,6 +874,7 @@ def load_inputs(
     logger.info(
         f"loaded {len(town_gdf):,} townships, {len(fac):,} facilities"
         + (f", {len(county_df):,} counties" if county_df is not None else "")
+        + (f", {len(road_gdf):,} roads" if road_gdf is not None else "")
     )
     return Inputs(
         townships=town_gdf,
@@ -862,4 +882,5 @@ def load_inputs(
         counties=county_df,
         notes=notes,
         sources=sources,
+        roads=road_gdf,
     )
