@@ -33,7 +33,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, Figure, MacroElement
+from folium.template import Template
 
 from optimizer.errors import DataError
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES
@@ -41,7 +42,9 @@ from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYP
 __all__ = [
     "PALETTE",
     "UNSERVED_COLOUR",
+    "compare_map",
     "external_references",
+    "inline",
     "jurisdiction_colours",
     "plan_map",
     "save_map",
@@ -530,7 +533,7 @@ def _page_parts(root: Element) -> list[Element]:
     return [p for p in parts if isinstance(p, Element)]
 
 
-def _stabilise_ids(m: folium.Map) -> None:
+def _stabilise_ids(m: folium.Map | Figure) -> None:
     """Replace folium's random element ids by ids derived from the map's tree and title."""
     root = m.get_root()
     seed = getattr(m, "_plan_seed", "plan")
@@ -548,7 +551,7 @@ def _stabilise_ids(m: folium.Map) -> None:
         stack.extend(el._children.values())
 
 
-def _render(m: folium.Map) -> str:
+def _render(m: folium.Map | Figure) -> str:
     """Render the map's page without leaving anything behind in the map.
 
     Folium adds elements (e.g. tooltip styles) to the page while rendering; they are removed
@@ -787,7 +790,7 @@ def external_references(page: str) -> list[str]:
     return parser.refs
 
 
-def save_map(m: folium.Map, path: str | Path) -> Path:
+def save_map(m: folium.Map | Figure, path: str | Path) -> Path:
     """Write a map as one self-contained HTML file that works with no network.
 
     Folium's CDN links are replaced by the vendored copies in ``optimizer/assets`` (inlined,
@@ -797,7 +800,7 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     Parameters
     ----------
     m
-        A map, normally from :func:`plan_map`.
+        A map, normally from :func:`plan_map`, or a page of maps from :func:`compare_map`.
     path
         Where to write the HTML; missing parent folders are created.
 
@@ -834,3 +837,248 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
         raise
     logger.info("wrote map %s (%s KiB)", path, f"{len(page) // 1024:,}")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios side by side
+
+#: Outline colour of the townships whose facility differs between the compared scenarios.
+DIFFER_COLOUR = "#e31a1c"
+_HEADER_PX = 40
+
+
+class _SyncMaps(MacroElement):
+    """Keep the view (centre and zoom) of several Leaflet maps in step, no plugin needed.
+
+    Folium's ``DualMap`` loads Leaflet.Sync from a CDN; this dozen lines of inline script does
+    what the comparison needs: moving or zooming one map moves the others the same way.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var maps = [{% for m in this.maps %}{{ m.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}];
+            var busy = false;
+            maps.forEach(function (a) {
+                a.on("move zoom", function () {
+                    if (busy) { return; }
+                    busy = true;
+                    try {
+                        var c = a.getCenter(), z = a.getZoom();
+                        maps.forEach(function (b) {
+                            if (b !== a) { b.setView(c, z, {animate: false}); }
+                        });
+                    } finally {
+                        busy = false;
+                    }
+                });
+            });
+            document.body.setAttribute("data-maps-synced", String(maps.length));
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, maps: Sequence[folium.Map]) -> None:
+        super().__init__()
+        self._name = "SyncMaps"
+        self.maps = list(maps)
+
+
+def _differ_layer(
+    m: folium.Map,
+    panels: Sequence[tuple[str, gpd.GeoDataFrame, pd.DataFrame]],
+    differ: Sequence[str],
+    ftype: str,
+) -> None:
+    """Outline the townships whose facility differs between scenarios, with a tooltip."""
+    tw0 = panels[0][1]
+    tw0 = tw0.to_crs("EPSG:4326") if tw0.crs != "EPSG:4326" else tw0
+    sel = tw0[tw0["code"].astype(str).isin(set(differ))]
+    if not len(sel):
+        return
+    label = FACILITY_LABELS_ZH.get(ftype, ftype)
+    per_panel = []
+    for name, tw, fac in panels:
+        names = {
+            _key(i): str(n)
+            for i, n in zip(
+                fac.loc[fac["type"].astype(str) == ftype, "id"],
+                fac.loc[fac["type"].astype(str) == ftype, "name"],
+                strict=True,
+            )
+        }
+        served = dict(zip(tw["code"].astype(str), tw[f"served_by__{ftype}"], strict=True))
+        per_panel.append((name, served, names))
+    tips = []
+    for code, tname in zip(sel["code"].astype(str), sel["name"], strict=True):
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:8px'>{_esc(n)}</th>"
+            f"<td>{_esc(nm.get(_key(sv.get(code)), _key(sv.get(code)) or '未分配'))}</td></tr>"
+            for n, sv, nm in per_panel
+        )
+        tips.append(
+            f'<div style="font-family:{_FONT};font-size:12px"><b>{_esc(tname)}</b>'
+            f"（{_esc(code)}）<br>各方案的{label}：<table>{rows}</table></div>"
+        )
+    layer = gpd.GeoDataFrame(
+        {"tip": tips}, geometry=sel.geometry.to_numpy(), crs="EPSG:4326"
+    ).reset_index(drop=True)
+    folium.GeoJson(
+        layer,
+        name="方案间管辖不同的乡镇",
+        style_function=lambda f: {"fill": False, "color": DIFFER_COLOUR, "weight": 3.5},
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+        smooth_factor=0.5,
+    ).add_to(m)
+    # the layer control must come after every layer it lists: move it to the end
+    controls = [k for k, v in m._children.items() if isinstance(v, folium.LayerControl)]
+    for k in controls:
+        m._children.move_to_end(k)
+
+
+def compare_map(
+    panels: Sequence[tuple[str, gpd.GeoDataFrame, pd.DataFrame]],
+    *,
+    title: str,
+    differ: Sequence[str] = (),
+    facility_types: Sequence[str] | None = None,
+    tiles: str | None = None,
+    tiles_attribution: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
+    """Draw two or more plans side by side as synchronised maps on one page.
+
+    Each panel is a full :func:`plan_map` (same layers, colours, symbols and tooltips) with the
+    scenario's name above it; moving or zooming one map moves the others. The townships in
+    ``differ`` are outlined in red on every map. One Chinese legend serves all panels.
+
+    Parameters
+    ----------
+    panels
+        ``(scenario name, townships, facilities)`` per map, left to right; the frames are as
+        :func:`plan_map` takes them.
+    title
+        Page title (escaped).
+    differ
+        Township codes to outline (those whose facility differs between scenarios).
+    facility_types
+        Types to draw (see :func:`plan_map`); the red outlines follow the first.
+    tiles, tiles_attribution
+        Optional office tile server (see :func:`plan_map`); default no basemap.
+    synthetic
+        Mark the page as 合成数据.
+
+    Returns
+    -------
+    branca.element.Figure
+        The page; write it with :func:`save_map` (offline and byte-stable like a plan map).
+
+    Raises
+    ------
+    DataError
+        With fewer than two panels, or when a panel cannot be drawn (see :func:`plan_map`).
+    """
+    if len(panels) < 2:
+        raise DataError("give at least two plans to compare", title="cannot draw the comparison")
+    if facility_types is None:
+        present = set().union(*(set(f["type"].astype(str)) for _, _, f in panels))
+        facility_types = [t for t in FACILITY_TYPES if t in present]
+    facility_types = list(facility_types)
+    fig = Figure()
+    n = len(panels)
+    width = 100.0 / n
+    maps: list[folium.Map] = []
+    headers = []
+    for i, (name, townships, facilities) in enumerate(panels):
+        m = plan_map(
+            townships,
+            facilities,
+            title=str(name),
+            facility_types=facility_types,
+            tiles=tiles,
+            tiles_attribution=tiles_attribution,
+            synthetic=synthetic,
+        )
+        if differ and facility_types:
+            _differ_layer(m, panels, differ, facility_types[0])
+        # move the map from its own page onto the comparison page, in its column
+        # (folium renders width[0] + width[1] as CSS, so a calc() expression fits in)
+        m._parent = None  # type: ignore[assignment]
+        m.position = "absolute"
+        m.width = (f"calc({width:.4f}% - 2px)", "")  # type: ignore[assignment]
+        m.left = (f"calc({i * width:.4f}% + {1 if i else 0}px)", "")  # type: ignore[assignment]
+        m.top = (_HEADER_PX, "px")
+        m.height = (f"calc(100% - {_HEADER_PX}px)", "")  # type: ignore[assignment]
+        fig.add_child(m, name=f"compare_map_{i}")
+        maps.append(m)
+        headers.append(
+            f'<div class="compare-name" style="position:absolute;top:0;left:{i * width:.4f}%;'
+            f"width:{width:.4f}%;height:{_HEADER_PX}px;line-height:{_HEADER_PX}px;"
+            f"text-align:center;font-family:{_FONT};font-size:16px;font-weight:bold;"
+            f'background:#f4f6f8;border-bottom:1px solid #ccd;overflow:hidden">'
+            f"方案{i + 1}：{_esc(name)}</div>"
+        )
+    fig.add_child(_SyncMaps(maps), name="sync_maps")
+    fig.header.add_child(
+        Element(
+            "<style>html body .leaflet-container{background:#ffffff;font-family:"
+            + _FONT
+            + "}.plan-symbol{background:none;border:none}"
+            ".leaflet-control-layers{font-family:" + _FONT + ";font-size:13px}</style>"
+        ),
+        name="plan_style",
+    )
+    badge = "（合成数据）" if synthetic else ""
+    fig.html.add_child(Element("".join(headers)), name="compare_names")
+    legend = _legend_html(facility_types, synthetic, tiles)
+    extra = (
+        f'<div style="margin-top:4px"><span style="display:inline-block;width:12px;height:12px;'
+        f'border:3px solid {DIFFER_COLOUR};box-sizing:border-box"></span> '
+        "各方案间管辖不同的乡镇（红框）</div><div>拖动或缩放任一地图，其他地图同步</div>"
+    )
+    assert legend.endswith("</div>")
+    fig.html.add_child(Element(legend[: -len("</div>")] + extra + "</div>"), name="plan_legend")
+    fig.title = html.escape(f"{title}{badge}", quote=True)
+    fig._plan_seed = title + "|" + "|".join(str(p[0]) for p in panels)  # type: ignore[attr-defined]
+    _stabilise_ids(fig)
+    logger.info("comparison map %r: %d panels, %d townships outlined", title, n, len(differ))
+    return fig
+
+
+class InlineMap:
+    """A map shown in a notebook as the same self-contained page :func:`save_map` writes.
+
+    Folium's own notebook display loads Leaflet from a CDN, which an office network may block;
+    this one inlines it, so the map shows with no network.
+    """
+
+    def __init__(self, m: folium.Map | Figure, *, height: int = 600) -> None:
+        self.m = m
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        page = _inline_assets(_render(self.m))
+        return (
+            f'<iframe srcdoc="{html.escape(page, quote=True)}" width="100%" '
+            f'height="{self.height}" style="border:none"></iframe>'
+        )
+
+
+def inline(m: folium.Map | Figure, *, height: int = 600) -> InlineMap:
+    """Return an object that shows ``m`` in a notebook with no network.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`plan_map` or a page from :func:`compare_map`.
+    height
+        Height of the frame in pixels.
+
+    Returns
+    -------
+    InlineMap
+        Displayed by Jupyter through its ``_repr_html_``.
+    """
+    return InlineMap(m, height=height)
