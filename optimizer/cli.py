@@ -1,4 +1,4 @@
-"""The command line: ``optimizer plan`` and ``optimizer sample``.
+"""The command line: ``optimizer plan``, ``optimizer compare`` and ``optimizer sample``.
 
 Bad input ends with one readable message that lists every problem, exit code 2, and no output
 files; a solver failure exits with 3. Progress goes to stderr.
@@ -90,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
     pl.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
+    cp = sub.add_parser(
+        "compare",
+        help="run two or more scenario files and write comparison tables, charts and compare.html",
+    )
+    cp.add_argument("scenarios", nargs="+", type=Path, help="scenario files (YAML), at least two")
+    for flag in ("--data", "--townships", "--attributes", "--facilities", "--counties"):
+        cp.add_argument(flag, type=Path, help=f"as for 'optimizer plan {flag}'")
+    cp.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
+    cp.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
+    cp.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    cp.add_argument("--tiles", help="tile URL template of an office tile server for the maps")
+    cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
+    cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+
     sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
     sp.add_argument(
         "--counties", default="all", help="county codes or prefixes, comma-separated, or 'all'"
@@ -161,6 +175,66 @@ def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
     return "\n".join(lines)
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from optimizer.io import load_inputs
+    from optimizer.policy import load_scenario
+    from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+
+    if len(args.scenarios) < 2:
+        raise PolicyError("give at least two scenario files to compare")
+    policies, problems = [], []
+    for path in args.scenarios:
+        try:
+            policies.append(load_scenario(path))
+        except PolicyError as exc:
+            problems += [f"{path}: {p}" for p in exc.problems]
+    if problems:
+        raise PolicyError(problems, title="invalid scenario file(s)")
+    explicit = any([args.townships, args.facilities, args.counties, args.attributes])
+    data_dir = args.data if (args.data or explicit) else bundled_sample()
+    cache: dict[tuple[str, ...], object] = {}
+    per = []
+    for pol in policies:  # scenarios may read the 涉藏地区 differently
+        key = pol.police.tibetan_prefixes
+        if key not in cache:
+            cache[key] = load_inputs(
+                data_dir,
+                townships=args.townships,
+                facilities=args.facilities,
+                counties=args.counties,
+                township_attributes=args.attributes,
+                crs=args.crs,
+                tibetan_prefixes=key,
+            )
+        per.append(cache[key])
+    types = [t.strip() for t in args.types.split(",")] if args.types else None
+    plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
+    written = write_comparison(plans, args.out, map_tiles=args.tiles)
+    table = compare_table(plans)
+    short = {
+        "kept": "kept",
+        "reduction": "cut",
+        "mean_distance_km": "mean km",
+        "max_distance_km": "max km",
+        "changed_townships": "changed",
+    }
+    view = table[["scenario"]].copy()
+    for col in table.columns:
+        key, _, ftype = col.partition("__")
+        if key in short:
+            label = short[key] if len(plans[0].types) == 1 else f"{short[key]} {ftype}"
+            value = table[col].map("{:.1%}".format) if key == "reduction" else table[col]
+            view[label] = value.round(1) if "km" in key else value
+    for col in ("exceptions", "failed_checks", "solver_status"):
+        view[col] = table[col]
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.unicode.east_asian_width", True):
+        print(view.to_string(index=False))
+    print(f"wrote {len(written)} items to {args.out}: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from optimizer.sample import build_sample, write_sample
 
@@ -192,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _cmd_plan(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
