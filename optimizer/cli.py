@@ -220,11 +220,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     }
     view = table[["scenario"]].copy()
     for col in table.columns:
-        key, _, ftype = col.partition("__")
-        if key in short:
-            label = short[key] if len(plans[0].types) == 1 else f"{short[key]} {ftype}"
-            value = table[col].map("{:.1%}".format) if key == "reduction" else table[col]
-            view[label] = value.round(1) if "km" in key else value
+        what, _, ftype = col.partition("__")
+        if what in short:
+            label = short[what] if len(plans[0].types) == 1 else f"{short[what]} {ftype}"
+            value = table[col].map("{:.1%}".format) if what == "reduction" else table[col]
+            view[label] = value.round(1) if "km" in what else value
     for col in ("exceptions", "failed_checks", "solver_status"):
         view[col] = table[col]
     import pandas as pd
