@@ -521,6 +521,7 @@ def solve(
     initial_levels: int | None = None,
     heuristic_seconds: float = 10.0,
     level_margin: int | None = None,
+    decompose: bool = True,
 ) -> LocationResult:
     """Solve a location problem to proven optimality (or the best plan within the time limit).
 
@@ -548,6 +549,10 @@ def solve(
     level_margin
         If given, the first round models each client only this many cost levels beyond its
         cost in the starting plan (smaller models, possibly more rounds).
+    decompose
+        Solve independent blocks (for example counties, when pairs never cross them) one by
+        one, then check the count bounds that span blocks; if those hold, the union is optimal
+        for the whole problem, otherwise the whole problem is solved at once.
 
     Returns
     -------
@@ -565,6 +570,20 @@ def solve(
         raise PolicyError(f"solver must be 'highs' or 'cbc', not {solver!r}")
     t0 = time.perf_counter()
     _presolve_checks(prob)
+    if decompose and prob.p is None:
+        split = _solve_blocks(
+            prob,
+            solver=solver,
+            time_limit=time_limit,
+            gap=gap,
+            threads=threads,
+            seed=seed,
+            msg=msg,
+            heuristic_seconds=heuristic_seconds,
+            t0=t0,
+        )
+        if split is not None:
+            return split
     if prob.needs_assignment:
         return _solve_assignment(
             prob,
@@ -826,6 +845,197 @@ def _start_values(
             if level_cost < c - 1e-12:
                 values[f"z{i}_{k}"] = 1.0
     return values
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+def _blocks(prob: LocationProblem) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Independent blocks of (clients, sites) linked by allowed pairs and client adjacency."""
+    parent = list(range(prob.n_clients + prob.n_sites))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for i, j in zip(prob.client.tolist(), prob.site.tolist(), strict=True):
+        union(i, prob.n_clients + j)
+    if prob.client_edges is not None:
+        for a, b in np.asarray(prob.client_edges, dtype=np.int64).tolist():
+            union(a, b)
+    if prob.site_home is not None:
+        for j, h in enumerate(np.asarray(prob.site_home).tolist()):
+            if h >= 0:
+                union(int(h), prob.n_clients + j)
+    roots = np.array([find(a) for a in range(prob.n_clients + prob.n_sites)])
+    out = []
+    for r in sorted(set(roots[: prob.n_clients].tolist())):
+        members = np.flatnonzero(roots == r)
+        clients = members[members < prob.n_clients]
+        sites = members[members >= prob.n_clients] - prob.n_clients
+        out.append((clients, sites))
+    return out
+
+
+def _solve_blocks(
+    prob: LocationProblem,
+    *,
+    solver: SolverName,
+    time_limit: float | None,
+    gap: float,
+    threads: int | None,
+    seed: int,
+    msg: bool,
+    heuristic_seconds: float,
+    t0: float,
+) -> LocationResult | None:
+    """Solve independent blocks separately; None when there is one block or bounds couple them."""
+    blocks = _blocks(prob)
+    if len(blocks) < 2:
+        return None
+    block_of_site = np.full(prob.n_sites, -1, dtype=np.int64)
+    for b, (_, sites) in enumerate(blocks):
+        block_of_site[sites] = b
+    local: list[list[SiteGroup]] = [[] for _ in blocks]
+    coupling: list[SiteGroup] = []
+    for g in prob.groups:
+        bs = set(block_of_site[np.asarray(g.sites, dtype=np.int64)].tolist())
+        if len(bs) == 1 and -1 not in bs:
+            local[bs.pop()].append(g)
+        else:
+            coupling.append(g)
+    logger.info(
+        "solving %d independent blocks; %d count bound(s) span blocks and are checked after",
+        len(blocks),
+        len(coupling),
+    )
+    open_all: list[int] = []
+    assignment = np.full(prob.n_clients, -1, dtype=np.int64)
+    objective = bound = 0.0
+    statuses: list[str] = []
+    n_vars = n_cons = nnz = rounds = 0
+    pair_block = block_of_site[prob.site]
+    for b, (clients, sites) in enumerate(blocks):
+        c_map = np.full(prob.n_clients, -1, dtype=np.int64)
+        c_map[clients] = np.arange(len(clients))
+        s_map = np.full(prob.n_sites, -1, dtype=np.int64)
+        s_map[sites] = np.arange(len(sites))
+        sel = pair_block == b
+        edges = None
+        if prob.client_edges is not None:
+            e = np.asarray(prob.client_edges, dtype=np.int64).reshape(-1, 2)
+            keep = (c_map[e[:, 0]] >= 0) & (c_map[e[:, 1]] >= 0)
+            edges = c_map[e[keep]]
+        sub = LocationProblem(
+            n_clients=len(clients),
+            n_sites=len(sites),
+            client=c_map[prob.client[sel]],
+            site=s_map[prob.site[sel]],
+            cost=prob.cost[sel],
+            weights=None if prob.weights is None else prob.weights[clients],
+            groups=[
+                SiteGroup(
+                    g.name, s_map[np.asarray(g.sites, dtype=np.int64)], g.min_open, g.max_open
+                )
+                for g in local[b]
+            ],
+            fixed_open=frozenset(int(s_map[j]) for j in prob.fixed_open if s_map[j] >= 0),
+            fixed_closed=frozenset(int(s_map[j]) for j in prob.fixed_closed if s_map[j] >= 0),
+            client_edges=edges,
+            site_home=None
+            if prob.site_home is None
+            else np.array([c_map[h] if h >= 0 else -1 for h in np.asarray(prob.site_home)[sites]]),
+            client_load=None if prob.client_load is None else np.asarray(prob.client_load)[clients],
+            site_min_load=None
+            if prob.site_min_load is None
+            else np.asarray(prob.site_min_load)[sites],
+            site_max_load=None
+            if prob.site_max_load is None
+            else np.asarray(prob.site_max_load)[sites],
+            site_cost=None if prob.site_cost is None else np.asarray(prob.site_cost)[sites],
+        )
+        remaining = (
+            None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - t0))
+        )
+        try:
+            with _quiet_logs():
+                r = solve(
+                    sub,
+                    solver=solver,
+                    time_limit=remaining,
+                    gap=gap,
+                    threads=threads,
+                    seed=seed,
+                    msg=msg,
+                    heuristic_seconds=heuristic_seconds,
+                    decompose=False,
+                )
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                [f"in the block of clients {clients[:10].tolist()}: {p}" for p in exc.problems]
+            ) from exc
+        open_all += sites[r.open_sites].tolist()
+        assignment[clients] = sites[r.assignment]
+        objective += r.objective
+        bound += r.bound
+        statuses.append(r.status)
+        n_vars += r.n_variables
+        n_cons += r.n_constraints
+        nnz += r.n_nonzeros
+        rounds = max(rounds, r.rounds)
+        if (b + 1) % 20 == 0 or b + 1 == len(blocks):
+            logger.info(
+                "solved %d of %d blocks (%.1f s)", b + 1, len(blocks), time.perf_counter() - t0
+            )
+    opened = set(open_all)
+    for g in coupling:
+        n = len(opened & set(np.asarray(g.sites).tolist()))
+        if n < g.min_open or (g.max_open is not None and n > g.max_open):
+            logger.info(
+                "count bound %s is not met by the blocks' optima; solving as a whole", g.name
+            )
+            return None
+    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
+    status: Status = "optimal" if all(s == "optimal" for s in statuses) else "feasible"
+    result = LocationResult(
+        status=status,
+        objective=objective,
+        bound=min(bound, objective),
+        gap=rel_gap,
+        seconds=time.perf_counter() - t0,
+        open_sites=np.asarray(sorted(opened), dtype=np.int64),
+        assignment=assignment,
+        solver=solver,
+        formulation=f"{len(blocks)} blocks",
+        n_variables=n_vars,
+        n_constraints=n_cons,
+        n_nonzeros=nnz,
+        rounds=rounds,
+    )
+    logger.info("%r", result)
+    return result
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """Keep per-block solver chatter at debug level."""
+    old = logger.level
+    logger.setLevel(max(old, logging.WARNING))
+    swap_logger = logging.getLogger("optimizer._swap")
+    old_swap = swap_logger.level
+    swap_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+        swap_logger.setLevel(old_swap)
 
 
 # --------------------------------------------------------------------------- assignment model

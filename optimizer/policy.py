@@ -20,6 +20,8 @@ from optimizer.errors import PolicyError
 from optimizer.schema import TIBETAN_AREA_PREFIXES
 
 __all__ = [
+    "CourtPolicy",
+    "JudicialPolicy",
     "PolicePolicy",
     "Policy",
     "SolverSettings",
@@ -58,6 +60,9 @@ class PolicePolicy:
         Station ids the planner keeps or closes regardless of the model.
     central_min_townships
         A kept station serving at least this many townships is a 中心派出所 (central station).
+    contiguity
+        Each kept station's jurisdiction (辖区) is connected in the township adjacency graph and
+        contains the station's own township.
     """
 
     reduction: float = 0.35
@@ -72,6 +77,7 @@ class PolicePolicy:
     pin_open: tuple[str, ...] = ()
     pin_closed: tuple[str, ...] = ()
     central_min_townships: int = 2
+    contiguity: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,6 +100,123 @@ class PolicePolicy:
         both = set(self.pin_open) & set(self.pin_closed)
         if both:
             problems.append(f"stations pinned both open and closed: {', '.join(sorted(both))}")
+        if problems:
+            raise PolicyError(problems)
+
+
+def _common_checks(prefix: str, obj: Any) -> list[str]:
+    """Return the problems shared by the facility policies: distances, circuity, pins."""
+    problems = []
+    if obj.max_distance_km is not None and obj.max_distance_km <= 0:
+        problems.append(
+            f"{prefix}.max_distance_km = {obj.max_distance_km}: must be positive or null"
+        )
+    if not 1.0 <= obj.circuity <= 5.0:
+        problems.append(
+            f"{prefix}.circuity = {obj.circuity}: expected between 1.0 and 5.0 (typical 1.2-1.6)"
+        )
+    both = set(obj.pin_open) & set(obj.pin_closed)
+    if both:
+        problems.append(f"{prefix}: ids pinned both open and closed: {', '.join(sorted(both))}")
+    return problems
+
+
+@dataclass(frozen=True)
+class JudicialPolicy:
+    """Rules for judicial offices (司法所, clauses 7-8).
+
+    Parameters
+    ----------
+    reduction
+        Minimum share of today's offices to cut at each scope (clause 7: 30 %).
+    scope
+        ``province``, ``prefecture`` or ``county``, as for police stations.
+    min_density_per_km2
+        Sparse, hollowed-out townships (农村空心化严重、人口稀少, clause 7) are where merging falls
+        first: a township below this population density keeps no office of its own except
+        where the rules force it (as for the police threshold). ``None`` (default) leaves the
+        choice to the population-weighted objective alone, which already closes offices in
+        sparse townships first because few people are affected.
+    max_distance_km, circuity, weight, pin_open, pin_closed, central_min_townships
+        As for police stations.
+    contiguity
+        Connected service areas (off by default: offices serve by 集中办公、分散服务).
+    """
+
+    reduction: float = 0.30
+    scope: Scope = "province"
+    min_density_per_km2: float | None = None
+    max_distance_km: float | None = None
+    circuity: float = 1.3
+    weight: Literal["population", "incidents", "cases"] = "population"
+    pin_open: tuple[str, ...] = ()
+    pin_closed: tuple[str, ...] = ()
+    central_min_townships: int = 2
+    contiguity: bool = False
+
+    def __post_init__(self) -> None:
+        problems = _common_checks("judicial", self)
+        if not 0.0 <= self.reduction < 1.0:
+            problems.append(
+                f"judicial.reduction = {self.reduction}: give a share in [0, 1), e.g. 0.30"
+            )
+        if self.min_density_per_km2 is not None and self.min_density_per_km2 < 0:
+            problems.append("judicial.min_density_per_km2 must not be negative")
+        if problems:
+            raise PolicyError(problems)
+
+
+@dataclass(frozen=True)
+class CourtPolicy:
+    """Rules for people's courts (人民法庭, clauses 10-12).
+
+    Parameters
+    ----------
+    min_cases
+        A kept court must reach this annual caseload (clause 11: 案源不足 courts merge). No
+        national number exists (real courts take about 40 to 3,700 cases a year, 540 on
+        average in one province), so this is the planner's choice; default 200.
+    remote_km
+        A court whose nearest other court is farther than this is too remote to merge and is
+        exempt from ``min_cases`` (clause 10: 交通状况). ``None``: no court is exempt.
+    cases_per_10k
+        When townships carry no ``cases``, caseload is estimated as this many cases a year per
+        10,000 residents (default 65: about 540 cases per court of ~83,000 people).
+    adjacent_only
+        A closed court's townships go only to a court whose current jurisdiction touches its
+        own (clause 11: 管辖区域相邻).
+    reduction
+        Optional minimum share of courts to cut; ``None`` (default): merges follow caseload.
+    max_distance_km, circuity, pin_open, pin_closed, contiguity
+        As for police stations.
+    weight
+        Objective weighting: ``population`` or ``cases``.
+    """
+
+    min_cases: float = 200.0
+    remote_km: float | None = 60.0
+    cases_per_10k: float = 65.0
+    adjacent_only: bool = True
+    reduction: float | None = None
+    scope: Scope = "province"
+    max_distance_km: float | None = None
+    circuity: float = 1.3
+    weight: Literal["population", "incidents", "cases"] = "population"
+    pin_open: tuple[str, ...] = ()
+    pin_closed: tuple[str, ...] = ()
+    central_min_townships: int = 2
+    contiguity: bool = True
+
+    def __post_init__(self) -> None:
+        problems = _common_checks("court", self)
+        if self.min_cases < 0:
+            problems.append("court.min_cases must not be negative")
+        if self.remote_km is not None and self.remote_km <= 0:
+            problems.append("court.remote_km must be positive or null")
+        if self.cases_per_10k <= 0:
+            problems.append("court.cases_per_10k must be positive")
+        if self.reduction is not None and not 0.0 <= self.reduction < 1.0:
+            problems.append(f"court.reduction = {self.reduction}: give a share in [0, 1) or null")
         if problems:
             raise PolicyError(problems)
 
@@ -142,15 +265,26 @@ class Policy:
     ----------
     name
         Scenario name shown in reports.
-    police
-        Police-station rules.
+    police, judicial, court
+        Rules per facility type.
+    colocation_bonus_km
+        Preference for keeping the office and the court in a township that keeps a police
+        station (the 两所一庭 in one central town): each co-located kept unit counts as if the
+        people it serves were on average this many km closer (0 = off).
     solver
         Solver settings.
     """
 
     name: str = "baseline"
     police: PolicePolicy = field(default_factory=PolicePolicy)
+    judicial: JudicialPolicy = field(default_factory=JudicialPolicy)
+    court: CourtPolicy = field(default_factory=CourtPolicy)
+    colocation_bonus_km: float = 0.0
     solver: SolverSettings = field(default_factory=SolverSettings)
+
+    def __post_init__(self) -> None:
+        if self.colocation_bonus_km < 0:
+            raise PolicyError("colocation_bonus_km must not be negative")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 
+from optimizer.checks import Check, type_checks
 from optimizer.io import Inputs
 from optimizer.locate import LocationResult
 from optimizer.policy import Policy
@@ -43,54 +45,20 @@ class TypePlan:
     result: LocationResult
     weight: str
     scope: str
-    reduction: float
+    reduction: float | None
     limits: dict[str, dict[str, Any]]
     max_distance_km: float | None
     circuity: float
     central_min_townships: int
     pinned_open: tuple[str, ...] = ()
     pinned_closed: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Check:
-    """One rule of the work plan checked against the plan.
-
-    Attributes
-    ----------
-    facility_type
-        The facility type the rule is about.
-    clause
-        Clause number of the work plan (完善农村司法体系工作方案).
-    rule
-        The rule in words (Chinese, then English).
-    target, actual
-        What the rule asks and what the plan gives.
-    passed
-        True when the rule holds, counting the listed exceptions as explained.
-    exceptions
-        Each exception: ``id`` (facility, township or scope) and ``reason``.
-    """
-
-    facility_type: str
-    clause: str
-    rule: str
-    target: Any
-    actual: Any
-    passed: bool
-    exceptions: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the check as plain data for ``plan.json``."""
-        return {
-            "facility_type": self.facility_type,
-            "clause": self.clause,
-            "rule": self.rule,
-            "target": self.target,
-            "actual": self.actual,
-            "passed": self.passed,
-            "exceptions": list(self.exceptions),
-        }
+    screen_rule: str = ""
+    contiguity: bool = False
+    min_load: float | None = None
+    adjacent_only: bool = False
+    court_neighbours: dict[str, list[str]] = field(default_factory=dict)
+    weights: np.ndarray | None = None
+    site_bonus: np.ndarray | None = None
 
 
 @dataclass
@@ -293,7 +261,13 @@ def _num(v: Any) -> float | None:
 
 
 def build_plan(
-    inputs: Inputs, policy: Policy, type_plans: list[TypePlan], *, notes: list[str]
+    inputs: Inputs,
+    policy: Policy,
+    type_plans: list[TypePlan],
+    *,
+    notes: list[str],
+    graph: nx.Graph | None = None,
+    area_km2: np.ndarray | None = None,
 ) -> Plan:
     """Assemble a :class:`Plan` from solved facility types: decisions, checks and metrics.
 
@@ -307,6 +281,10 @@ def build_plan(
         One solved plan per facility type.
     notes
         Notes to carry into the plan.
+    graph
+        Township adjacency, for the contiguity checks (built here when needed and not given).
+    area_km2
+        Township areas in km² (computed here when not given).
 
     Returns
     -------
@@ -314,6 +292,15 @@ def build_plan(
         The assembled plan.
     """
     tw = inputs.townships.copy()
+    if area_km2 is None:
+        from optimizer import geo
+
+        area_km2 = tw.geometry.to_crs(geo.projected_crs(tw)).area.to_numpy() / 1e6
+    tw["area_km2"] = np.round(area_km2, 3)
+    if graph is None and any(tp.contiguity for tp in type_plans):
+        from optimizer import network
+
+        graph = network.township_adjacency(inputs.townships)
     facs = []
     checks: list[Check] = []
     metrics: dict[str, Any] = {}
@@ -325,7 +312,7 @@ def build_plan(
         tw[f"before_by__{tp.type}"] = a["before_by"].to_numpy()
         tw[f"distance_before_km__{tp.type}"] = a["distance_before_km"].to_numpy(dtype=float)
         if tp.type == POLICE:
-            tw["below_threshold"] = a["below_threshold"].to_numpy(dtype=bool)
+            tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
         f = tp.facilities.copy()
         serves = tw.groupby(f"served_by__{tp.type}")["code"].apply(lambda s: sorted(s))
         f["serves"] = [
@@ -334,8 +321,16 @@ def build_plan(
         ]
         f["n_served"] = f["serves"].map(len)
         f["central"] = (f["decision"] == "keep") & (f["n_served"] >= tp.central_min_townships)
+        col = f"served_by__{tp.type}"
+        agg = tw.groupby(col).agg(
+            population_served=("population", "sum"),
+            area_km2=("area_km2", "sum"),
+            max_distance_km=(f"distance_km__{tp.type}", "max"),
+        )
+        for c in agg.columns:
+            f[c] = f["id"].map(agg[c]).where(f["decision"] == "keep")
         facs.append(f)
-        checks += police_checks(tw, f, tp) if tp.type == POLICE else []
+        checks += type_checks(tw, f, tp, graph)
         metrics[tp.type] = type_metrics(tw, f, tp)
         r = tp.result
         solver[tp.type] = {
@@ -350,7 +345,8 @@ def build_plan(
             "constraints": r.n_constraints,
             "nonzeros": r.n_nonzeros,
             "rounds": r.rounds,
-            "objective_unit": f"{tp.weight}-weighted km",
+            "objective_unit": f"{tp.weight}-weighted km"
+            + (" minus co-location bonus" if tp.site_bonus is not None else ""),
         }
     if "below_threshold" not in tw:
         tw["below_threshold"] = False
@@ -384,157 +380,18 @@ def _weights(tw: pd.DataFrame, weight: str) -> np.ndarray:
     return tw["population" if weight == "population" else "incidents"].to_numpy(dtype=float)
 
 
-def police_checks(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> list[Check]:
-    """Check clauses 4-5 from the decisions alone.
+def _wmean(w: np.ndarray, d: np.ndarray) -> float | None:
+    """Weighted mean of the finite distances (plain mean when the weights sum to 0)."""
+    ok = np.isfinite(d)
+    if not ok.any():
+        return None
+    ws = float(w[ok].sum())
+    return float((w[ok] * d[ok]).sum() / ws) if ws > 0 else float(d[ok].mean())
 
-    Parameters
-    ----------
-    tw
-        Townships with ``served_by__police_station`` and ``below_threshold``.
-    f
-        Police stations with ``decision``, ``becomes``, ``exception`` and ``pinned``.
-    tp
-        The type plan (for the policy numbers: scope, reduction, limits, distance limit).
 
-    Returns
-    -------
-    list of Check
-    """
-    t = POLICE
-    checks: list[Check] = []
-    kept = f[f["decision"] == "keep"]
-    kept_county = dict(zip(kept["id"], kept["county_code"], strict=True))
-    served = tw[f"served_by__{t}"]
-    ok = [kept_county.get(s) == c for s, c in zip(served, tw["county_code"], strict=True)]
-    bad = tw.loc[~np.asarray(ok), "code"].tolist()
-    checks.append(
-        Check(
-            t,
-            "4",
-            "每个乡镇（街道）由本县一个保留的派出所管辖 / every township served by one kept station in its county",
-            len(tw),
-            int(np.sum(ok)),
-            not bad,
-            [{"id": c, "reason": "not served by a kept station of its county"} for c in bad],
-        )
-    )
-    per_town = kept.groupby("township_code").size()
-    worst = int(per_town.max()) if len(per_town) else 0
-    checks.append(
-        Check(
-            t,
-            "4",
-            "每个乡镇至多设一个派出所 / at most one kept station per township",
-            "<= 1",
-            worst,
-            worst <= 1,
-            [
-                {"id": str(c), "reason": f"{n} stations kept"}
-                for c, n in per_town[per_town > 1].items()
-            ],
-        )
-    )
-    # reduction at the chosen scope
-    from optimizer.plan import scope_key
-
-    scope = tp.scope
-    groups = f.assign(g=f["county_code"].map(lambda c: scope_key(str(c), scope)))
-    reductions = {}
-    excs = []
-    passed = True
-    for key, grp in groups.groupby("g"):
-        before, after = len(grp), int((grp["decision"] == "keep").sum())
-        red = 1.0 - after / before if before else 0.0
-        reductions[key] = red
-        if red + 1e-9 < tp.reduction:
-            reason = tp.limits.get(str(key), {}).get("reason", "")
-            if reason:
-                excs.append(
-                    {"id": str(key), "reason": f"{after} of {before} kept ({red:.1%}): {reason}"}
-                )
-            else:
-                passed = False
-                excs.append(
-                    {"id": str(key), "reason": f"{after} of {before} kept ({red:.1%}); no reason"}
-                )
-    scope_zh = {
-        "province": "全省（全部数据）",
-        "prefecture": "各市（州）",
-        "county": "各县（市、区）",
-    }[scope]
-    checks.append(
-        Check(
-            t,
-            "4",
-            f"派出所数量减少35%以上（{scope_zh}）/ at least {tp.reduction:.0%} fewer stations at scope {scope}",
-            round(tp.reduction, 6),
-            round(min(reductions.values()), 6),
-            passed,
-            excs,
-        )
-    )
-    # threshold screen
-    small_towns = set(tw.loc[tw["below_threshold"], "code"])
-    breaking = kept[kept["township_code"].isin(small_towns)]
-    exc = [
-        {"id": str(r.id), "reason": str(r.exception)} for r in breaking.itertuples() if r.exception
-    ]
-    unexplained = [str(r.id) for r in breaking.itertuples() if not r.exception]
-    checks.append(
-        Check(
-            t,
-            "4",
-            "涉藏地区外实有人口<2万且年警情<50的乡镇原则上不设派出所 / no station in a township below "
-            "20,000 people and 50 incidents outside the Tibetan areas",
-            0,
-            len(breaking),
-            not unexplained,
-            exc + [{"id": i, "reason": "kept without a reason"} for i in unexplained],
-        )
-    )
-    closed = f[f["decision"] == "close"]
-    offices = int((closed["becomes"] == CLOSED_BECOMES[t]).sum())
-    checks.append(
-        Check(
-            t,
-            "5",
-            "撤并的派出所改设警务室 / every closed station becomes a police office (警务室)",
-            len(closed),
-            offices,
-            offices == len(closed),
-        )
-    )
-    if tp.max_distance_km is not None:
-        d = tw[f"distance_km__{t}"]
-        far = tw.loc[d > tp.max_distance_km + 1e-9, "code"].tolist()
-        checks.append(
-            Check(
-                t,
-                "4",
-                f"乡镇驻地到派出所不超过{tp.max_distance_km:g}公里 / travel distance within the limit",
-                tp.max_distance_km,
-                round(float(d.max()), 3),
-                not far,
-                [{"id": c, "reason": "beyond the distance limit"} for c in far],
-            )
-        )
-    if tp.pinned_open or tp.pinned_closed:
-        dec = dict(zip(f["id"], f["decision"], strict=True))
-        broken = [i for i in tp.pinned_open if dec.get(i) != "keep"] + [
-            i for i in tp.pinned_closed if dec.get(i) != "close"
-        ]
-        checks.append(
-            Check(
-                t,
-                "III",
-                "规划人员指定保留或撤并的派出所 / stations pinned by the planner",
-                len(tp.pinned_open) + len(tp.pinned_closed),
-                len(tp.pinned_open) + len(tp.pinned_closed) - len(broken),
-                not broken,
-                [{"id": i, "reason": "pin not respected"} for i in broken],
-            )
-        )
-    return checks
+def _max(d: np.ndarray) -> float | None:
+    ok = np.isfinite(d)
+    return float(d[ok].max()) if ok.any() else None
 
 
 def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, Any]:
@@ -552,24 +409,23 @@ def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, A
     Returns
     -------
     dict
-        ``before`` / ``after`` (count, mean and max weighted distance, population and incidents
-        per facility), ``reduction``, ``central``, ``closed_becomes`` and ``by_county``.
+        ``before`` / ``after`` (count, weighted mean and max distance, population and incidents
+        per facility), ``reduction``, ``central``, ``closed_becomes``, ``objective`` (weighted
+        distance minus any co-location bonus) and ``by_county``.
     """
     t = tp.type
-    w = _weights(tw, tp.weight)
+    w = tp.weights if tp.weights is not None else _weights(tw, tp.weight)
+    w = np.asarray(w, dtype=float)
     d_after = tw[f"distance_km__{t}"].to_numpy(dtype=float)
     d_before = tw[f"distance_before_km__{t}"].to_numpy(dtype=float)
     pop = float(tw["population"].sum())
     inc = float(tw["incidents"].sum())
 
-    def side(count: int, d: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
-        wsum = float(weights.sum())
+    def side(count: int, d: np.ndarray) -> dict[str, Any]:
         return {
             "count": count,
-            "mean_distance_km": _num(
-                float((weights * d).sum() / wsum) if wsum > 0 else float(d.mean())
-            ),
-            "max_distance_km": _num(float(d.max()) if len(d) else 0.0),
+            "mean_distance_km": _num(_wmean(w, d)),
+            "max_distance_km": _num(_max(d)),
             "population_per_facility": _num(pop / count if count else None),
             "incidents_per_facility": _num(inc / count if count else None),
         }
@@ -578,37 +434,43 @@ def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, A
     n_after = int((f["decision"] == "keep").sum())
     by_county = []
     for county, idx in tw.groupby("county_code").groups.items():
-        rows = tw.loc[idx]
+        pos = tw.index.get_indexer(idx)
         fc = f[f["county_code"] == county]
-        wc = _weights(rows, tp.weight)
         b, a = len(fc), int((fc["decision"] == "keep").sum())
-        dc = rows[f"distance_km__{t}"].to_numpy(dtype=float)
-        dbc = rows[f"distance_before_km__{t}"].to_numpy(dtype=float)
-        ws = float(wc.sum())
+        dc, dbc, wc = d_after[pos], d_before[pos], w[pos]
         by_county.append(
             {
                 "county_code": county,
-                "townships": len(rows),
-                "population": _num(rows["population"].sum()),
+                "townships": len(pos),
+                "population": _num(tw["population"].to_numpy()[pos].sum()),
                 "before": b,
                 "after": a,
                 "reduction": _num(1 - a / b if b else 0.0),
-                "mean_distance_before_km": _num((wc * dbc).sum() / ws if ws > 0 else dbc.mean()),
-                "mean_distance_after_km": _num((wc * dc).sum() / ws if ws > 0 else dc.mean()),
-                "max_distance_after_km": _num(dc.max()),
-                "population_per_facility_after": _num(rows["population"].sum() / a if a else None),
+                "mean_distance_before_km": _num(_wmean(wc, dbc)),
+                "mean_distance_after_km": _num(_wmean(wc, dc)),
+                "max_distance_after_km": _num(_max(dc)),
+                "population_per_facility_after": _num(
+                    tw["population"].to_numpy()[pos].sum() / a if a else None
+                ),
             }
         )
     becomes = CLOSED_BECOMES[t]
+    ok = np.isfinite(d_after)
+    distance_term = float((w[ok] * d_after[ok]).sum())
+    bonus = 0.0
+    if tp.site_bonus is not None:
+        bonus = float(np.asarray(tp.site_bonus)[(f["decision"] == "keep").to_numpy()].sum())
     return {
         "weight": tp.weight,
-        "before": side(n_before, d_before, w),
-        "after": side(n_after, d_after, w),
+        "before": side(n_before, d_before),
+        "after": side(n_after, d_after),
         "reduction": _num(1 - n_after / n_before if n_before else 0.0),
         "central": int(f["central"].sum()),
         "closed_becomes": {becomes: int((f["becomes"] == becomes).sum())},
         "closed_becomes_zh": CLOSED_BECOMES_ZH[becomes],
-        "objective": _num(float((w * d_after).sum())),
+        "objective": _num(distance_term - bonus),
+        "distance_term": _num(distance_term),
+        "colocation_bonus": _num(bonus),
         "by_county": by_county,
     }
 
