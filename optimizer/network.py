@@ -142,7 +142,8 @@ def township_adjacency(
     """Return the township adjacency graph, with island links that keep counties connected.
 
     Two townships are adjacent when their boundaries run within ``tolerance_m`` of each other
-    along more than ``min_shared_m``: a shared border, an overlap (sliver) or a narrow gap.
+    along more than ``min_shared_m`` (and more than a tenth of ``tolerance_m``): a shared
+    border, an overlap (sliver) or a narrow gap.
     Townships that meet only at a point (a corner, like diagonal squares of a chessboard) are
     **not** adjacent: a jurisdiction must not pass through a point.
 
@@ -161,8 +162,7 @@ def township_adjacency(
     tolerance_m
         Largest gap (metres) still counted as a shared border; overlaps always count.
     min_shared_m
-        Shortest stretch of border (metres, beyond the ``tolerance_m`` a point contact yields)
-        that makes two townships adjacent.
+        Shortest stretch of shared border (metres) that makes two townships adjacent.
 
     Returns
     -------
@@ -243,10 +243,11 @@ def township_adjacency(
     zones = shapely.buffer(geoms, half, quad_segs=4) if half > 0 else geoms
     near_ij = shapely.length(shapely.intersection(boundaries[i], zones[j]))
     near_ji = shapely.length(shapely.intersection(boundaries[j], zones[i]))
-    # a point contact puts 2 × half = tolerance_m of boundary within reach: discount it
-    shared = np.minimum(near_ij, near_ji) - tolerance_m
+    # a border of length L across a gap g puts L + 2 (half - g) of boundary within reach, a
+    # point contact about 2 (half - g): discount that, so a point contact counts (nearly) 0
     gap = shapely.distance(geoms[i], geoms[j])
-    adjacent = shared > min_shared_m
+    shared = np.minimum(near_ij, near_ji) - tolerance_m + 2.0 * np.minimum(gap, half)
+    adjacent = shared > max(min_shared_m, 0.1 * tolerance_m)
     for a, b, s, d in zip(i[adjacent], j[adjacent], shared[adjacent], gap[adjacent], strict=True):
         graph.add_edge(
             str(codes[a]),
