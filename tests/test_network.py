@@ -420,7 +420,7 @@ def test_load_inputs_picks_up_roads(make_data_dir, tmp_path: Path) -> None:  # t
 
 def test_sample_roads_deterministic_labelled_and_connected(tmp_path: Path) -> None:
     a = write_sample(build_sample("5118", seed=3), tmp_path / "a")
-    b = write_sample(build_sample("5118", seed=3), tmp_path / "b")
+    write_sample(build_sample("5118", seed=3), tmp_path / "b")
     assert (tmp_path / "a" / "roads.gpkg") in a
     for name in ("roads.gpkg", "townships.gpkg", "README.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
