@@ -1,0 +1,995 @@
+"""Staffing of kept units: minima, county shares, shortfalls and new recruits (clauses 6, 8, 12).
+
+A pure pandas/numpy module: it takes a plan's decisions (which facilities are kept, which
+townships each serves) and proposes how many staff each kept unit should have.
+
+Per facility type and county the proposal
+
+1. moves the staff of every closed unit to the kept unit that absorbs its township (the unit in
+   ``served_by__<type>`` of the closed unit's township); a closed police station keeps
+   ``police_office_staff`` officers as its 警务室 (clause 5) and the rest move;
+2. gives every kept unit its minimum (clause 6: a station in a 建制乡 ≥ 5 officers, in a 建制镇
+   ≥ 10; clause 8: an office ≥ 1 judicial assistant + 1 staff; clause 12: a court ≥ 1 judge +
+   1 clerk + 1 judicial police);
+3. spreads the remaining staff over the kept units by workload (incidents for stations,
+   population for offices, cases for courts) with largest-remainder rounding, so the numbers are
+   integers and the county total is conserved;
+4. when the county's staff cannot cover the minima, reports the exact shortfall and the new
+   recruits it implies (60 % of new police recruits go to stations, so covering S officers needs
+   S / 0.6 recruits), and the county shares (stations ≥ 40 % of the county's police, offices
+   ≥ 50 % of the county's judicial establishment) with the staff missing to reach them.
+
+See ``docs/staffing.md`` for the rules and the choices made where the work plan is silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, PolicyError
+from optimizer.schema import (
+    COURT,
+    FACILITY_LABELS_ZH,
+    FACILITY_TYPES,
+    JUDICIAL,
+    KIND_OTHER,
+    KIND_STREET,
+    KIND_TOWN,
+    KIND_TOWNSHIP,
+    KINDS,
+    POLICE,
+    kind_from_code,
+)
+
+if TYPE_CHECKING:
+    from optimizer.results import Check
+
+__all__ = [
+    "StaffingPolicy",
+    "StaffingResult",
+    "max_staffable_units",
+    "minimum_staff",
+    "propose_staffing",
+    "unit_minima",
+]
+
+logger = logging.getLogger(__name__)
+
+Workload = Literal["population", "incidents", "cases"]
+
+#: Workload measure per facility type when the policy does not set one.
+DEFAULT_WORKLOAD: dict[str, Workload] = {
+    POLICE: "incidents",
+    JUDICIAL: "population",
+    COURT: "cases",
+}
+#: Clause of the staffing rules per facility type.
+CLAUSE = {POLICE: "6", JUDICIAL: "8", COURT: "12"}
+#: County total the share is taken of, per facility type (courts have no share rule).
+SHARE_TOTAL = {POLICE: "police_total", JUDICIAL: "judicial_establishment"}
+
+_UNIT_COLUMNS = [
+    "id",
+    "type",
+    "county_code",
+    "township_code",
+    "kind",
+    "decision",
+    "current_staff",
+    "minimum",
+    "moved_in",
+    "moved_to",
+    "post",
+    "base",
+    "proposed",
+    "rebalance",
+    "deficit",
+    "workload",
+]
+_COUNTY_COLUMNS = [
+    "type",
+    "county_code",
+    "units_kept",
+    "units_closed",
+    "current",
+    "posts",
+    "unplaced",
+    "available",
+    "proposed",
+    "minimum_needed",
+    "shortfall",
+    "county_total",
+    "share_current",
+    "share",
+    "share_target",
+    "share_gap_staff",
+    "recruits_needed",
+    "planned_recruits",
+    "planned_recruits_to_units",
+    "min_per_unit",
+    "staffable_units",
+]
+
+
+@dataclass(frozen=True)
+class StaffingPolicy:
+    """Staffing rules of the work plan (clauses 5, 6, 8, 12) and the choices where it is silent.
+
+    Parameters
+    ----------
+    station_min_township
+        Officers per kept station in a 建制乡 (clause 6: 5).
+    station_min_town
+        Officers per kept station in a 建制镇 (clause 6: 10).
+    station_min_street
+        Officers per kept station in a 街道. The plan gives no number; default 10, as for a
+        镇: a 街道 is urban and at least as busy as a town.
+    station_min_other
+        Officers per kept station in another unit (farms, development zones: codes 400-599).
+        The plan gives no number; default 5, as for a 乡.
+    station_share_of_county_police
+        Stations hold at least this share of the county's police (clause 6: 40 %).
+    recruits_to_stations_share
+        Share of new police recruits posted to stations (clause 6: 60 %); covering a shortfall
+        of S officers needs S / share recruits.
+    police_office_staff
+        Officers a closed station leaves in its township's 警务室 (clause 5 asks for 必要的警力,
+        no number): default 2, so the office can be staffed day and night in turns (白天见警、
+        夜晚亮灯). At most the closed station's own staff stay; 0 moves everyone.
+    office_min_staff
+        Staff per kept judicial office (clause 8: 1 judicial assistant + 1 staff = 2).
+    office_share_of_establishment
+        Offices hold at least this share of the county's judicial establishment (clause 8: 50 %).
+    court_min_staff
+        Staff per kept court (clause 12: 1 judge + 1 clerk + 1 judicial police = 3).
+    cases_per_10k
+        When a township's ``cases`` is missing, court workload is estimated as this many cases a
+        year per 10,000 residents (default 65, as ``court.cases_per_10k``: about 540 cases per
+        court of ~83,000 people).
+    workload
+        Workload measure for every type, or ``None`` (default) for the per-type default:
+        incidents for stations, population for offices, cases for courts.
+    limit_units_to_staffable
+        Also check that no county keeps more units than its staff can man at the minimum
+        (``staffable_units``), a constraint the location model can impose.
+    """
+
+    station_min_township: int = 5
+    station_min_town: int = 10
+    station_min_street: int = 10
+    station_min_other: int = 5
+    station_share_of_county_police: float = 0.40
+    recruits_to_stations_share: float = 0.60
+    police_office_staff: int = 2
+    office_min_staff: int = 2
+    office_share_of_establishment: float = 0.50
+    court_min_staff: int = 3
+    cases_per_10k: float = 65.0
+    workload: Workload | None = None
+    limit_units_to_staffable: bool = False
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        minima = (
+            "station_min_township",
+            "station_min_town",
+            "station_min_street",
+            "station_min_other",
+            "office_min_staff",
+            "court_min_staff",
+        )
+        for name in minima:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"staffing.{name} = {value!r}: give a whole number of staff >= 1")
+        value = self.police_office_staff
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(
+                f"staffing.police_office_staff = {value!r}: give a whole number >= 0 (0: no post)"
+            )
+        shares = (
+            "station_share_of_county_police",
+            "recruits_to_stations_share",
+            "office_share_of_establishment",
+        )
+        for name in shares:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+                problems.append(f"staffing.{name} = {value!r}: give a share in (0, 1], e.g. 0.4")
+        c = self.cases_per_10k
+        if isinstance(c, bool) or not isinstance(c, int | float) or not c > 0:
+            problems.append(f"staffing.cases_per_10k = {c!r}: must be positive (default 65)")
+        if self.workload is not None and self.workload not in ("population", "incidents", "cases"):
+            problems.append(
+                f"staffing.workload = {self.workload!r}: give population, incidents, cases or null"
+            )
+        if not isinstance(self.limit_units_to_staffable, bool):
+            problems.append(
+                f"staffing.limit_units_to_staffable = {self.limit_units_to_staffable!r}: give true or false"
+            )
+        if problems:
+            raise PolicyError(problems)
+
+    def workload_for(self, facility_type: str) -> Workload:
+        """Return the workload measure used for a facility type.
+
+        Parameters
+        ----------
+        facility_type
+            ``police_station``, ``judicial_office`` or ``court``.
+
+        Returns
+        -------
+        str
+            ``population``, ``incidents`` or ``cases``.
+        """
+        return self.workload or DEFAULT_WORKLOAD[facility_type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every setting as plain data (for ``plan.json``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class StaffingResult:
+    """A staffing proposal with its county figures and rule checks.
+
+    Attributes
+    ----------
+    policy
+        The staffing rules used.
+    units
+        One row per facility (kept and closed): ``current_staff``, ``minimum`` (0 when closed),
+        ``moved_in`` (staff arriving from closed units), ``moved_to`` (the absorbing unit of a
+        closed one), ``post`` (officers left in a 警务室), ``base`` (staff after the closure
+        moves), ``proposed``, ``rebalance`` (proposed − base), ``deficit`` (minimum − proposed,
+        ≥ 0) and ``workload``.
+    counties
+        One row per facility type and county: ``current``, ``posts``, ``unplaced``,
+        ``available`` (staff for the kept units), ``proposed``, ``minimum_needed``,
+        ``shortfall``, ``county_total``, ``share_current``, ``share``, ``share_target``,
+        ``share_gap_staff``, ``recruits_needed``, ``planned_recruits``,
+        ``planned_recruits_to_units``, ``min_per_unit`` and ``staffable_units``.
+    checks
+        Rule checks for clauses 6, 8 and 12 (:class:`optimizer.results.Check`).
+    notes
+        Facts about the inputs: missing staff counts, estimated cases, unplaced staff.
+    """
+
+    policy: StaffingPolicy
+    units: pd.DataFrame
+    counties: pd.DataFrame
+    checks: list[Check]
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        kept = int((self.units["decision"] == "keep").sum()) if len(self.units) else 0
+        short = int(self.counties["shortfall"].sum()) if len(self.counties) else 0
+        failed = sum(not c.passed for c in self.checks)
+        return (
+            f"StaffingResult({kept} kept units, {len(self.counties)} county rows, "
+            f"shortfall {short}, {len(self.checks)} checks, {failed} failed)"
+        )
+
+    @property
+    def passed(self) -> bool:
+        """True when every staffing check passed (shortfalls reported count as explained)."""
+        return all(c.passed for c in self.checks)
+
+
+def minimum_staff(facility_type: str, township_kind: str, policy: StaffingPolicy) -> int:
+    """Return the minimum staff of one kept unit.
+
+    Parameters
+    ----------
+    facility_type
+        ``police_station``, ``judicial_office`` or ``court``.
+    township_kind
+        Kind of the township the unit sits in: 街道, 镇, 乡 or 其他 (only stations depend on it).
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    int
+        Officers for a station by township kind (clause 6), 2 for an office (clause 8), 3 for a
+        court (clause 12), with the policy's numbers.
+
+    Raises
+    ------
+    ValueError
+        For an unknown facility type or township kind.
+
+    Examples
+    --------
+    >>> minimum_staff("police_station", "乡", StaffingPolicy())
+    5
+    >>> minimum_staff("court", "镇", StaffingPolicy())
+    3
+    """
+    if facility_type == POLICE:
+        by_kind = {
+            KIND_TOWNSHIP: policy.station_min_township,
+            KIND_TOWN: policy.station_min_town,
+            KIND_STREET: policy.station_min_street,
+            KIND_OTHER: policy.station_min_other,
+        }
+        if township_kind not in by_kind:
+            raise ValueError(
+                f"unknown township kind {township_kind!r}: expected one of {', '.join(KINDS)}"
+            )
+        return by_kind[township_kind]
+    if facility_type == JUDICIAL:
+        return policy.office_min_staff
+    if facility_type == COURT:
+        return policy.court_min_staff
+    raise ValueError(
+        f"unknown facility type {facility_type!r}: expected one of {', '.join(FACILITY_TYPES)}"
+    )
+
+
+def max_staffable_units(available_staff: float, minimum_per_unit: int) -> int:
+    """Return how many units the available staff can man at the minimum.
+
+    Parameters
+    ----------
+    available_staff
+        Staff available for the kept units (negative counts as 0).
+    minimum_per_unit
+        Minimum staff per unit (> 0).
+
+    Returns
+    -------
+    int
+        ``floor(available_staff / minimum_per_unit)``.
+
+    Raises
+    ------
+    ValueError
+        When ``minimum_per_unit`` is not positive or ``available_staff`` is not a number.
+
+    Examples
+    --------
+    >>> max_staffable_units(23, 5)
+    4
+    """
+    if minimum_per_unit <= 0:
+        raise ValueError(f"minimum_per_unit = {minimum_per_unit}: must be positive")
+    if available_staff is None or not math.isfinite(available_staff):
+        raise ValueError(f"available_staff = {available_staff!r}: give a finite number")
+    return int(max(available_staff, 0) // minimum_per_unit)
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split ``total`` into integers proportional to ``weights`` (Hamilton's method).
+
+    Ties in the remainders go to the earlier position, so the split is deterministic; all-zero
+    weights split equally.
+    """
+    n = len(weights)
+    if n == 0 or total <= 0:
+        return np.zeros(n, dtype=np.int64)
+    w = np.asarray(weights, dtype=float)
+    if not np.isfinite(w).all() or w.sum() <= 0:
+        w = np.ones(n)
+    quota = total * w / w.sum()
+    base = np.floor(quota).astype(np.int64)
+    left = int(total - base.sum())
+    if left > 0:
+        order = np.lexsort((np.arange(n), -(quota - base)))
+        base[order[:left]] += 1
+    return base
+
+
+def _kinds(townships: pd.DataFrame) -> pd.Series:
+    """Return the kind of each township (column ``kind``, else from the code), by code."""
+    codes = townships["code"].astype(str)
+    if "kind" in townships.columns:
+        kind = townships["kind"].astype(object).where(townships["kind"].notna(), None)
+        derived = [
+            k if k is not None else kind_from_code(c) for k, c in zip(kind, codes, strict=True)
+        ]
+    else:
+        derived = [kind_from_code(c) for c in codes]
+    return pd.Series(derived, index=codes.to_numpy(), dtype=object)
+
+
+def unit_minima(
+    facilities: pd.DataFrame, townships: pd.DataFrame, policy: StaffingPolicy
+) -> pd.Series:
+    """Return the minimum staff of each facility if kept, indexed by facility id.
+
+    Useful to the location model: ``sum(minimum[i] * keep[i]) <= available staff`` per county.
+
+    Parameters
+    ----------
+    facilities
+        Facilities with ``id``, ``type`` and ``township_code``.
+    townships
+        Townships with ``code`` and optionally ``kind``.
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    pandas.Series
+        Integer minimum per facility id.
+    """
+    kinds = _kinds(townships)
+    values = [
+        minimum_staff(str(t), str(kinds.get(str(c), kind_from_code(str(c)))), policy)
+        for t, c in zip(facilities["type"], facilities["township_code"], strict=True)
+    ]
+    return pd.Series(values, index=facilities["id"].astype(str).to_numpy(), dtype="int64")
+
+
+def _validate(
+    facilities: pd.DataFrame, townships: pd.DataFrame, counties: pd.DataFrame | None
+) -> None:
+    """Raise one DataError listing every problem of the inputs."""
+    problems: list[str] = []
+    need_f = {"id", "type", "township_code", "staff", "decision"}
+    miss = sorted(need_f - set(facilities.columns))
+    if miss:
+        problems.append(f"facilities: missing column(s) {', '.join(miss)}")
+    need_t = {"code", "population"}
+    miss = sorted(need_t - set(townships.columns))
+    if miss:
+        problems.append(f"townships: missing column(s) {', '.join(miss)}")
+    if counties is not None and "county_code" not in counties.columns:
+        problems.append("counties: missing column county_code")
+    if problems:
+        raise DataError(problems)
+    bad_type = sorted(set(facilities["type"].astype(str)) - set(FACILITY_TYPES))
+    if bad_type:
+        problems.append(
+            f"facilities: unknown type(s) {', '.join(bad_type)}; expected {', '.join(FACILITY_TYPES)}"
+        )
+    bad_dec = facilities.loc[~facilities["decision"].isin(["keep", "close"]), "id"]
+    if len(bad_dec):
+        problems.append(
+            f"facilities: decision must be keep or close; not so for {', '.join(map(str, bad_dec[:10]))}"
+        )
+    dup = facilities.loc[facilities["id"].astype(str).duplicated(), "id"]
+    if len(dup):
+        problems.append(f"facilities: duplicated id(s) {', '.join(map(str, dup[:10]))}")
+    staff = pd.to_numeric(facilities["staff"], errors="coerce")
+    neg = facilities.loc[staff < 0, "id"]
+    if len(neg):
+        problems.append(f"facilities: negative staff for {', '.join(map(str, neg[:10]))}")
+    codes = set(townships["code"].astype(str))
+    unknown = facilities.loc[~facilities["township_code"].astype(str).isin(codes), "id"]
+    if len(unknown):
+        problems.append(
+            f"facilities: township_code not among the townships for {', '.join(map(str, unknown[:10]))}"
+        )
+    if "county_code" not in facilities.columns and "county_code" not in townships.columns:
+        problems.append("county_code: give it in facilities or townships")
+    if "kind" in townships.columns:
+        bad_kind = sorted(set(townships["kind"].dropna().astype(str)) - set(KINDS))
+        if bad_kind:
+            problems.append(
+                f"townships: unknown kind(s) {', '.join(bad_kind)}; expected {', '.join(KINDS)}"
+            )
+    for t in set(facilities["type"].astype(str)) & set(FACILITY_TYPES):
+        kept = (facilities["type"] == t) & (facilities["decision"] == "keep")
+        if kept.any() and f"served_by__{t}" not in townships.columns and "serves" not in facilities:
+            problems.append(
+                f"townships: missing column served_by__{t} (and facilities has no serves)"
+            )
+    if problems:
+        raise DataError(problems)
+
+
+def _township_workload(
+    townships: pd.DataFrame, measure: Workload, policy: StaffingPolicy, notes: list[str]
+) -> pd.Series:
+    """Return each township's workload by code, estimating missing cases from population."""
+    codes = townships["code"].astype(str).to_numpy()
+    pop = pd.to_numeric(townships["population"], errors="coerce").fillna(0.0).to_numpy()
+    if measure == "population":
+        return pd.Series(pop, index=codes)
+    if measure == "cases":
+        est = pop * policy.cases_per_10k / 10_000
+        if "cases" in townships.columns:
+            raw = pd.to_numeric(townships["cases"], errors="coerce").to_numpy(dtype=float)
+        else:
+            raw = np.full(len(codes), np.nan)
+        missing = np.isnan(raw)
+        if missing.any():
+            notes.append(
+                f"cases missing for {int(missing.sum())} of {len(codes)} townships: estimated as "
+                f"{policy.cases_per_10k:g} cases a year per 10,000 residents"
+            )
+        return pd.Series(np.where(missing, est, raw), index=codes)
+    if "incidents" not in townships.columns:
+        notes.append("townships have no incidents column: workload by population instead")
+        return pd.Series(pop, index=codes)
+    inc = pd.to_numeric(townships["incidents"], errors="coerce")
+    if inc.isna().any():
+        notes.append(f"incidents missing for {int(inc.isna().sum())} townships: counted as 0")
+    return pd.Series(inc.fillna(0.0).to_numpy(), index=codes)
+
+
+def _served_towns(f: pd.DataFrame, townships: pd.DataFrame, t: str) -> dict[str, list[str]]:
+    """Return, per kept facility id, the township codes it serves."""
+    kept = f[f["decision"] == "keep"]
+    out: dict[str, list[str]] = {str(i): [] for i in kept["id"]}
+    col = f"served_by__{t}"
+    if col in townships.columns:
+        for code, sid in zip(townships["code"].astype(str), townships[col], strict=True):
+            if isinstance(sid, str) and sid in out:
+                out[sid].append(code)
+    if "serves" in kept.columns:
+        for fid, serves in zip(kept["id"].astype(str), kept["serves"], strict=True):
+            if not out[fid] and isinstance(serves, list | tuple | np.ndarray):
+                out[fid] = [str(c) for c in serves]
+    return out
+
+
+def _absorber(
+    code: str,
+    fac_county: str,
+    t: str,
+    townships_by_code: pd.DataFrame,
+    served: dict[str, list[str]],
+    kept_county: dict[str, str],
+) -> str | None:
+    """Return the kept unit of the same county that serves township ``code``, or None."""
+    col = f"served_by__{t}"
+    sid: Any = None
+    if col in townships_by_code.columns and code in townships_by_code.index:
+        sid = townships_by_code.at[code, col]
+    if not (isinstance(sid, str) and sid in kept_county):
+        sid = next((k for k, towns in served.items() if code in towns), None)
+    if sid is None or kept_county.get(sid) != fac_county:
+        return None
+    return str(sid)
+
+
+def _fill_short(
+    base: np.ndarray, minimum: np.ndarray, pool: int, workload: np.ndarray
+) -> np.ndarray:
+    """Staff that cannot cover the minima: nobody above minimum stays while others are short.
+
+    Each unit keeps ``min(base, minimum)``; staff above the minimum and the pool fill the gaps of
+    the busiest units first (workload, then position). No unit ends above its minimum.
+    """
+    prop = np.minimum(base, minimum)
+    spare = int(pool + np.maximum(base - minimum, 0).sum())
+    for i in np.lexsort((np.arange(len(base)), -workload)):
+        give = min(spare, int(minimum[i] - prop[i]))
+        prop[i] += give
+        spare -= give
+    return prop
+
+
+def _int(x: Any) -> int:
+    """Return a whole number from a table cell."""
+    return int(x)
+
+
+def _num(x: Any) -> float:
+    """Return a float, NaN for None or non-numbers."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def propose_staffing(
+    facilities: pd.DataFrame,
+    townships: pd.DataFrame,
+    counties: pd.DataFrame | None,
+    policy: StaffingPolicy | None = None,
+) -> StaffingResult:
+    """Propose staff for every kept unit of a plan, with county shortfalls and shares.
+
+    Parameters
+    ----------
+    facilities
+        The plan's facilities: ``id``, ``type``, ``township_code``, ``county_code`` (else taken
+        from the township), ``staff`` (NaN counts as 0, with a note), ``decision`` (keep /
+        close) and optionally ``serves`` (township codes served when kept).
+    townships
+        ``code``, ``kind`` (else from the code), ``county_code``, ``population``,
+        ``incidents``, ``cases`` (NaN: estimated) and ``served_by__<type>`` per type.
+    counties
+        ``county_code``, ``police_total``, ``judicial_establishment``, ``new_police_recruits``
+        (NaN allowed), or ``None``: shares are then not computed and their checks list every
+        county as lacking the total.
+    policy
+        The staffing rules (default :class:`StaffingPolicy`).
+
+    Returns
+    -------
+    StaffingResult
+        Units, county figures, rule checks (clauses 6, 8, 12) and notes.
+
+    Raises
+    ------
+    DataError
+        Listing every problem of the inputs (missing columns, unknown types, kinds or
+        townships, bad decisions, negative staff).
+    """
+    policy = policy or StaffingPolicy()
+    _validate(facilities, townships, counties)
+    notes: list[str] = []
+    tw = townships.copy()
+    tw["code"] = tw["code"].astype(str)
+    kinds = _kinds(tw)
+    tw_by_code = tw.set_index("code", drop=False)
+    f = facilities.copy()
+    f["id"] = f["id"].astype(str)
+    f["type"] = f["type"].astype(str)
+    f["township_code"] = f["township_code"].astype(str)
+    if "county_code" not in f.columns or f["county_code"].isna().any():
+        from_town = f["township_code"].map(tw_by_code["county_code"].astype(str))
+        f["county_code"] = f["county_code"].fillna(from_town) if "county_code" in f else from_town
+    f["county_code"] = f["county_code"].astype(str)
+    staff = pd.to_numeric(f["staff"], errors="coerce")
+    if staff.isna().any():
+        ids = f.loc[staff.isna(), "id"].tolist()
+        notes.append(
+            f"staff missing for {len(ids)} facilities, counted as 0: {', '.join(ids[:10])}"
+            + (" …" if len(ids) > 10 else "")
+        )
+    frac = staff.notna() & (staff != staff.round())
+    if frac.any():
+        notes.append(f"staff not whole for {int(frac.sum())} facilities: rounded")
+    f["current_staff"] = staff.fillna(0.0).round().astype("int64")
+    cty = None
+    if counties is not None:
+        cty = counties.copy()
+        cty["county_code"] = cty["county_code"].astype(str)
+        cty = cty.set_index("county_code")
+
+    unit_rows: list[dict[str, Any]] = []
+    county_rows: list[dict[str, Any]] = []
+    types = [t for t in FACILITY_TYPES if (f["type"] == t).any()]
+    for t in types:
+        ft = f[f["type"] == t]
+        measure = policy.workload_for(t)
+        town_load = _township_workload(tw, measure, policy, notes)
+        served = _served_towns(ft, tw, t)
+        kept_mask = ft["decision"] == "keep"
+        kept_county = dict(
+            zip(ft.loc[kept_mask, "id"], ft.loc[kept_mask, "county_code"], strict=True)
+        )
+        for county, grp in ft.groupby("county_code", sort=True):
+            county_rows.append(
+                _county(
+                    t,
+                    str(county),
+                    grp,
+                    kinds,
+                    tw_by_code,
+                    served,
+                    kept_county,
+                    town_load,
+                    cty,
+                    policy,
+                    unit_rows,
+                    notes,
+                )
+            )
+    units = pd.DataFrame(unit_rows, columns=_UNIT_COLUMNS)
+    county_df = pd.DataFrame(county_rows, columns=_COUNTY_COLUMNS)
+    checks = _checks(units, county_df, policy, types)
+    logger.info(
+        "staffing: %d kept units in %d county rows, shortfall %d, %d checks",
+        int((units["decision"] == "keep").sum()),
+        len(county_df),
+        int(county_df["shortfall"].sum()) if len(county_df) else 0,
+        len(checks),
+    )
+    return StaffingResult(policy, units, county_df, checks, notes)
+
+
+def _county(
+    t: str,
+    county: str,
+    grp: pd.DataFrame,
+    kinds: pd.Series,
+    tw_by_code: pd.DataFrame,
+    served: dict[str, list[str]],
+    kept_county: dict[str, str],
+    town_load: pd.Series,
+    cty: pd.DataFrame | None,
+    policy: StaffingPolicy,
+    unit_rows: list[dict[str, Any]],
+    notes: list[str],
+) -> dict[str, Any]:
+    """Propose the staffing of one facility type in one county; append unit rows."""
+    grp = grp.sort_values("id")
+    kept = grp[grp["decision"] == "keep"]
+    closed = grp[grp["decision"] == "close"]
+    kept_ids = kept["id"].tolist()
+    moved_in = dict.fromkeys(kept_ids, 0)
+    pool = 0  # staff of closed units with no absorbing unit in the county
+    closed_rows = []
+    for r in closed.itertuples(index=False):
+        post = min(_int(r.current_staff), policy.police_office_staff) if t == POLICE else 0
+        moving = _int(r.current_staff) - post
+        target = _absorber(str(r.township_code), county, t, tw_by_code, served, kept_county)
+        if target is None:
+            pool += moving
+            if moving:
+                notes.append(
+                    f"{t} {r.id} (county {county}): no kept unit of the county absorbs township "
+                    f"{r.township_code}; its {moving} staff are spread over the county's kept units"
+                )
+        else:
+            moved_in[target] += moving
+        closed_rows.append((r, post, target))
+    minimum = np.array(
+        [minimum_staff(t, str(kinds[str(c)]), policy) for c in kept["township_code"]],
+        dtype=np.int64,
+    )
+    base = np.array(
+        [int(s) + moved_in[i] for i, s in zip(kept_ids, kept["current_staff"], strict=True)],
+        dtype=np.int64,
+    )
+    load = np.array([float(town_load.reindex(served.get(i, [])).fillna(0).sum()) for i in kept_ids])
+    posts = sum(p for _, p, _ in closed_rows)
+    current = int(grp["current_staff"].sum())
+    unplaced = pool if not kept_ids else 0
+    if unplaced:
+        notes.append(f"{t} county {county}: no unit kept; {unplaced} staff cannot be placed")
+    available = current - posts - unplaced
+    need = int(minimum.sum())
+    if available >= need:
+        proposed = minimum + _largest_remainder(available - need, load)
+    else:
+        proposed = _fill_short(base, minimum, pool, load)
+    shortfall = max(need - available, 0)
+    for k, r in enumerate(kept.itertuples(index=False)):
+        unit_rows.append(
+            {
+                "id": r.id,
+                "type": t,
+                "county_code": county,
+                "township_code": r.township_code,
+                "kind": kinds[str(r.township_code)],
+                "decision": "keep",
+                "current_staff": _int(r.current_staff),
+                "minimum": int(minimum[k]),
+                "moved_in": moved_in[r.id],
+                "moved_to": None,
+                "post": 0,
+                "base": int(base[k]),
+                "proposed": int(proposed[k]),
+                "rebalance": int(proposed[k] - base[k]),
+                "deficit": int(max(minimum[k] - proposed[k], 0)),
+                "workload": float(load[k]),
+            }
+        )
+    for r, post, target in closed_rows:
+        unit_rows.append(
+            {
+                "id": r.id,
+                "type": t,
+                "county_code": county,
+                "township_code": r.township_code,
+                "kind": kinds[str(r.township_code)],
+                "decision": "close",
+                "current_staff": _int(r.current_staff),
+                "minimum": 0,
+                "moved_in": 0,
+                "moved_to": target,
+                "post": post,
+                "base": post,
+                "proposed": post,
+                "rebalance": 0,
+                "deficit": 0,
+                "workload": 0.0,
+            }
+        )
+    in_units = int(proposed.sum()) + posts  # 警务室 officers belong to the station network
+    total = (
+        _num(cty.at[county, SHARE_TOTAL[t]])
+        if (
+            cty is not None
+            and t in SHARE_TOTAL
+            and county in cty.index
+            and SHARE_TOTAL[t] in cty.columns
+        )
+        else float("nan")
+    )
+    target_share = {
+        POLICE: policy.station_share_of_county_police,
+        JUDICIAL: policy.office_share_of_establishment,
+    }.get(t, float("nan"))
+    ok_total = math.isfinite(total) and total > 0
+    share_current = current / total if ok_total else float("nan")
+    share = in_units / total if ok_total else float("nan")
+    gap = max(math.ceil(target_share * total - in_units - 1e-9), 0) if ok_total else float("nan")
+    if t == POLICE:
+        recruits = math.ceil(shortfall / policy.recruits_to_stations_share - 1e-9)
+        planned = (
+            _num(cty.at[county, "new_police_recruits"])
+            if cty is not None and county in cty.index and "new_police_recruits" in cty.columns
+            else float("nan")
+        )
+        planned_to_units = (
+            math.floor(planned * policy.recruits_to_stations_share + 1e-9)
+            if math.isfinite(planned)
+            else float("nan")
+        )
+    else:
+        recruits = shortfall
+        planned = planned_to_units = float("nan")
+    min_per_unit = int(minimum.min()) if len(minimum) else (minimum_staff(t, KIND_TOWNSHIP, policy))
+    return {
+        "type": t,
+        "county_code": county,
+        "units_kept": len(kept_ids),
+        "units_closed": len(closed),
+        "current": current,
+        "posts": posts,
+        "unplaced": unplaced,
+        "available": available,
+        "proposed": int(proposed.sum()),
+        "minimum_needed": need,
+        "shortfall": shortfall,
+        "county_total": total,
+        "share_current": share_current,
+        "share": share,
+        "share_target": target_share,
+        "share_gap_staff": gap,
+        "recruits_needed": recruits,
+        "planned_recruits": planned,
+        "planned_recruits_to_units": planned_to_units,
+        "min_per_unit": min_per_unit,
+        "staffable_units": max_staffable_units(available, min_per_unit),
+    }
+
+
+def _checks(
+    units: pd.DataFrame, counties: pd.DataFrame, policy: StaffingPolicy, types: list[str]
+) -> list[Check]:
+    """Recompute the staffing rules from the proposal (units and county rows)."""
+    from optimizer.results import Check
+
+    checks: list[Check] = []
+    for t in types:
+        label = FACILITY_LABELS_ZH[t]
+        clause = CLAUSE[t]
+        u = units[(units["type"] == t) & (units["decision"] == "keep")]
+        c = counties[counties["type"] == t].set_index("county_code")
+        below = u[u["proposed"] < u["minimum"]]
+        missing = (below["minimum"] - below["proposed"]).groupby(below["county_code"]).sum()
+        excs: list[dict[str, str]] = []
+        explained = True
+        for county, n_missing in missing.items():
+            row: Any = c.loc[str(county)]
+            ok = int(row["shortfall"]) == int(n_missing)
+            explained &= ok
+            ids = ", ".join(below.loc[below["county_code"] == county, "id"])
+            if t == POLICE:
+                hire = (
+                    f"{int(row['recruits_needed'])} new recruits at "
+                    f"{policy.recruits_to_stations_share:.0%} to stations"
+                )
+                if math.isfinite(row["planned_recruits"]):
+                    hire += (
+                        f" (the county plans {row['planned_recruits']:g}, "
+                        f"{row['planned_recruits_to_units']:g} of them to stations)"
+                    )
+            else:
+                hire = (
+                    f"{int(row['recruits_needed'])} more staff (new posts or 下沉 from the county)"
+                )
+            excs.append(
+                {
+                    "id": str(county),
+                    "reason": f"shortfall {int(row['shortfall'])}: {ids} below the minimum; needs "
+                    f"{hire}" + ("" if ok else f" (units miss {int(n_missing)}: not reported)"),
+                }
+            )
+        if t == POLICE:
+            rule = (
+                f"建制乡、建制镇派出所民警分别不少于{policy.station_min_township}人、"
+                f"{policy.station_min_town}人 / each kept station >= {policy.station_min_township} "
+                f"officers in a 乡, {policy.station_min_town} in a 镇, "
+                f"{policy.station_min_street} in a 街道"
+            )
+            target: Any = {
+                KIND_TOWNSHIP: policy.station_min_township,
+                KIND_TOWN: policy.station_min_town,
+                KIND_STREET: policy.station_min_street,
+                KIND_OTHER: policy.station_min_other,
+            }
+        elif t == JUDICIAL:
+            rule = (
+                f"每个司法所至少配备1名司法助理员、1名工作人员 / each kept office >= "
+                f"{policy.office_min_staff} staff"
+            )
+            target = policy.office_min_staff
+        else:
+            rule = (
+                f"每个人民法庭至少配备1名员额法官、1名书记员和1名司法警察 / each kept court >= "
+                f"{policy.court_min_staff} staff"
+            )
+            target = policy.court_min_staff
+        checks.append(
+            Check(
+                t,
+                clause,
+                rule,
+                target,
+                f"{len(u) - len(below)} of {len(u)} kept {label} at the minimum",
+                explained,
+                excs,
+            )
+        )
+        if t in SHARE_TOTAL:
+            share_target = (
+                policy.station_share_of_county_police
+                if t == POLICE
+                else policy.office_share_of_establishment
+            )
+            excs = []
+            shares = []
+            for county, row in c.iterrows():
+                if not math.isfinite(row["share"]):
+                    excs.append(
+                        {
+                            "id": str(county),
+                            "reason": f"no {SHARE_TOTAL[t]} for the county: share not computed",
+                        }
+                    )
+                    continue
+                shares.append(row["share"])
+                if row["share"] + 1e-9 < share_target:
+                    excs.append(
+                        {
+                            "id": str(county),
+                            "reason": f"{row['share']:.1%} of {row['county_total']:g}: "
+                            f"{int(row['share_gap_staff'])} more staff needed (下沉 from the county)",
+                        }
+                    )
+            who = (
+                "公安派出所警力达到县级公安机关总警力"
+                if t == POLICE
+                else "司法所占编比例不低于县级司法行政机关政法专项编制的"
+            )
+            checks.append(
+                Check(
+                    t,
+                    clause,
+                    f"{who}{share_target:.0%}以上 / kept {t}s hold >= {share_target:.0%} of the county total",
+                    share_target,
+                    round(min(shares), 6) if shares else None,
+                    True,  # every county below the target or without a total is listed with its gap
+                    excs,
+                )
+            )
+        if policy.limit_units_to_staffable:
+            over = c[c["units_kept"] > c["staffable_units"]]
+            checks.append(
+                Check(
+                    t,
+                    clause,
+                    f"保留的{label}不多于现有人员按最低配备可支撑的数量 / kept units <= units "
+                    "the county's staff can man at the minimum",
+                    "units_kept <= staffable_units",
+                    f"{len(c) - len(over)} of {len(c)} counties",
+                    over.empty,
+                    [
+                        {
+                            "id": str(k),
+                            "reason": f"{int(r['units_kept'])} kept, staff for {int(r['staffable_units'])}",
+                        }
+                        for k, r in over.iterrows()
+                    ],
+                )
+            )
+    return checks
