@@ -477,3 +477,42 @@ def test_bundled_sample_travel_times_by_road() -> None:
     assert used.mean() > 0.9
     # a station's own township seat is reached faster than the county's farthest seat
     assert np.median(minutes[used]) < np.max(minutes[used])
+
+
+def test_corner_across_small_gap_is_not_adjacent() -> None:
+    rows = [
+        ("510101100", "510101", square(0, 0)),
+        ("510102100", "510102", square(1020, 1020)),  # diagonal, corners 28 m apart
+    ]
+    graph = network.township_adjacency(towns(rows))
+    assert graph.number_of_edges() == 0
+
+
+def test_whole_province_travel_times(province) -> None:  # type: ignore[no-untyped-def]
+    adj = network.township_adjacency(province.townships)
+    t0 = time.perf_counter()
+    graph = network.road_graph(province.roads, adj.graph["crs"], townships=province.townships)
+    built = time.perf_counter() - t0
+    codes = list(adj.nodes)
+    oxy = np.array([[adj.nodes[c]["x"], adj.nodes[c]["y"]] for c in codes])
+    gro = np.array([adj.nodes[c]["county_code"] for c in codes], dtype=object)
+    fac = province.facilities[province.facilities["type"] == "police_station"]
+    pts = gpd.GeoSeries(gpd.points_from_xy(fac["lon"], fac["lat"]), crs=4326)
+    pts = pts.to_crs(adj.graph["crs"])
+    dxy = np.column_stack([pts.x, pts.y])
+    grd = fac["county_code"].to_numpy(dtype=object)
+    po_list, pd_list = [], []
+    for c in sorted(set(gro)):
+        oi, di = np.flatnonzero(gro == c), np.flatnonzero(grd == c)
+        po_list.append(np.repeat(oi, len(di)))
+        pd_list.append(np.tile(di, len(oi)))
+    po, pd_ = np.concatenate(po_list), np.concatenate(pd_list)
+    t0 = time.perf_counter()
+    minutes, used = network.travel_minutes(graph, oxy, dxy, po, pd_, groups_o=gro, groups_d=grd)
+    seconds = time.perf_counter() - t0
+    print(
+        f"\nprovince roads: {graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} "
+        f"edges in {built:.2f} s; travel times for {len(po):,} pairs in {seconds:.2f} s, "
+        f"{used.mean():.1%} by road"
+    )
+    assert np.all(np.isfinite(minutes)) and used.mean() > 0.95
