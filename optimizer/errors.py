@@ -7,6 +7,7 @@ scenario setting, an infeasible scenario needs a relaxed rule, and a solver fail
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "DataError",
@@ -63,9 +64,20 @@ class PolicyError(_ProblemList):
 
 
 class InfeasibleError(_ProblemList):
-    """The scenario's rules cannot all hold at once; the message says which and by how much."""
+    """The scenario's rules cannot all hold at once; the message says which and by how much.
+
+    Attributes
+    ----------
+    client_blocks
+        When independent parts of a problem were solved one by one, the client indices of each
+        part that has no feasible plan (empty otherwise).
+    """
 
     title = "the scenario is infeasible"
+
+    def __init__(self, problems: Iterable[str] | str, *, title: str | None = None) -> None:
+        super().__init__(problems, title=title)
+        self.client_blocks: list[Any] = []
 
 
 class SolverError(OptimizerError):

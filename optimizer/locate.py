@@ -922,6 +922,7 @@ def _solve_blocks(
     statuses: list[str] = []
     n_vars = n_cons = nnz = rounds = 0
     pair_block = block_of_site[prob.site]
+    failed: list[tuple[np.ndarray, list[str]]] = []
     for b, (clients, sites) in enumerate(blocks):
         c_map = np.full(prob.n_clients, -1, dtype=np.int64)
         c_map[clients] = np.arange(len(clients))
@@ -978,9 +979,8 @@ def _solve_blocks(
                     decompose=False,
                 )
         except InfeasibleError as exc:
-            raise InfeasibleError(
-                [f"in the block of clients {clients[:10].tolist()}: {p}" for p in exc.problems]
-            ) from exc
+            failed.append((clients, exc.problems))
+            continue
         open_all += sites[r.open_sites].tolist()
         assignment[clients] = sites[r.assignment]
         objective += r.objective
@@ -994,6 +994,16 @@ def _solve_blocks(
             logger.info(
                 "solved %d of %d blocks (%.1f s)", b + 1, len(blocks), time.perf_counter() - t0
             )
+    if failed:
+        err = InfeasibleError(
+            [
+                f"clients {c[:8].tolist()}{' ...' if len(c) > 8 else ''}: {p}"
+                for c, ps in failed
+                for p in ps
+            ]
+        )
+        err.client_blocks = [c for c, _ in failed]
+        raise err
     opened = set(open_all)
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))

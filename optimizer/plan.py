@@ -22,6 +22,7 @@ bonus, an office or court in a township that keeps a station is preferred.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -592,19 +593,48 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
         int((~eligible).sum()) - len(candidates_all),
         ", connected jurisdictions" if spec.contiguity else "",
     )
-    try:
-        res = locate.solve(
-            prob,
-            solver=settings.solver,
-            time_limit=settings.time_limit,
-            gap=settings.gap,
-            threads=settings.threads,
-            seed=settings.seed,
+    waived: set[str] = set()
+    while True:
+        try:
+            res = locate.solve(
+                prob,
+                solver=settings.solver,
+                time_limit=settings.time_limit,
+                gap=settings.gap,
+                threads=settings.threads,
+                seed=settings.seed,
+            )
+            break
+        except InfeasibleError as exc:
+            counties = {
+                str(t_county[clients[i]])
+                for blk in exc.client_blocks
+                for i in np.asarray(blk).tolist()
+            }
+            if site_min is None or not counties or counties <= waived:
+                raise InfeasibleError(
+                    [f"{t} ({label}): {p}" for p in exc.problems] + _infeasibility_hints(spec)
+                ) from exc
+            # "in principle" (原则上): where the caseload floor cannot hold together with the
+            # other rules, it is waived for that county and the plan says so
+            for county in sorted(counties - waived):
+                for j in np.flatnonzero(s_county == county).tolist():
+                    site_min[j] = np.nan
+                    remote.setdefault(
+                        j,
+                        f"the minimum of {spec.min_load:g} cases cannot hold in county {county} together "
+                        "with merging only into adjacent courts and connected jurisdictions; waived there",
+                    )
+                logger.warning(
+                    "%s: minimum caseload waived in county %s (infeasible with it)", t, county
+                )
+            waived |= counties
+            prob = dataclasses.replace(prob, site_min_load=site_min)
+    if waived:
+        spec.notes.append(
+            f"{t}: minimum caseload waived in {len(waived)} count(y/ies) where it cannot hold with the "
+            "other court rules: " + ", ".join(sorted(waived))
         )
-    except InfeasibleError as exc:
-        raise InfeasibleError(
-            [f"{t} ({label}): {p}" for p in exc.problems] + _infeasibility_hints(spec)
-        ) from exc
 
     kept = np.zeros(n_s, dtype=bool)
     kept[res.open_sites] = True
