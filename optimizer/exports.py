@@ -44,6 +44,30 @@ _FACILITY_HEADERS = {
     "pinned": "人工指定",
     "lon": "经度",
     "lat": "纬度",
+    "caseload": "年收案（方案）",
+    "caseload_before": "年收案（调整前）",
+    "merged_into": "并入",
+    "min_cases_exempt": "案件量下限豁免原因",
+    "population_served": "服务人口",
+    "area_km2": "辖区面积（平方公里）",
+    "max_distance_km": "最远乡镇距离（公里）",
+    "minimum_staff": "最低配备人数",
+    "proposed_staff": "建议配备人数",
+}
+
+_STAFFING_HEADERS = {
+    "type": "机构",
+    "county_code": "区县代码",
+    "current": "现有人员",
+    "proposed": "建议配备",
+    "minimum_needed": "最低需要",
+    "shortfall": "缺口",
+    "recruits_needed": "需新招录",
+    "county_total": "县级总数（警力/编制）",
+    "share": "方案占比",
+    "share_target": "占比目标",
+    "share_gap_staff": "达到占比还需",
+    "staffable_units": "可配齐的机构数",
 }
 
 
@@ -70,7 +94,22 @@ def _facility_table(plan: Plan) -> pd.DataFrame:
         "lon",
         "lat",
     ]
-    return f[cols + ["type_zh", "decision_zh", "becomes_zh"]].sort_values(["type", "id"])
+    extra = [
+        c
+        for c in (
+            "caseload",
+            "caseload_before",
+            "merged_into",
+            "min_cases_exempt",
+            "population_served",
+            "area_km2",
+            "max_distance_km",
+            "minimum_staff",
+            "proposed_staff",
+        )
+        if c in f.columns
+    ]
+    return f[cols + extra + ["type_zh", "decision_zh", "becomes_zh"]].sort_values(["type", "id"])
 
 
 def _township_table(plan: Plan) -> pd.DataFrame:
@@ -232,6 +271,13 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         pd.DataFrame(by_county).rename(columns=county_headers).to_excel(
             xw, sheet_name="区县", index=False
         )
+        if plan.staffing is not None:
+            st = plan.staffing.copy()
+            st["type"] = st["type"].map(FACILITY_LABELS_ZH).fillna(st["type"])
+            keep = [c for c in _STAFFING_HEADERS if c in st.columns]
+            st[keep].rename(columns=_STAFFING_HEADERS).to_excel(
+                xw, sheet_name="人员配置", index=False
+            )
         checks.to_excel(xw, sheet_name="规则检查", index=False)
         wb = xw.book
         wb.properties.created = _FIXED_TIME

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from optimizer.errors import PolicyError
+from optimizer.staffing import StaffingPolicy
 from optimizer.schema import TIBETAN_AREA_PREFIXES
 
 __all__ = [
@@ -267,6 +268,8 @@ class Policy:
         Scenario name shown in reports.
     police, judicial, court
         Rules per facility type.
+    staffing
+        Staffing minima and county shares (clauses 6, 8, 12); see :mod:`optimizer.staffing`.
     colocation_bonus_km
         Preference for keeping the office and the court in a township that keeps a police
         station (the 两所一庭 in one central town): each co-located kept unit counts as if the
@@ -279,6 +282,7 @@ class Policy:
     police: PolicePolicy = field(default_factory=PolicePolicy)
     judicial: JudicialPolicy = field(default_factory=JudicialPolicy)
     court: CourtPolicy = field(default_factory=CourtPolicy)
+    staffing: StaffingPolicy = field(default_factory=StaffingPolicy)
     colocation_bonus_km: float = 0.0
     solver: SolverSettings = field(default_factory=SolverSettings)
 

@@ -97,6 +97,7 @@ class Plan:
     synthetic: bool
     sources: dict[str, str]
     types: tuple[str, ...]
+    staffing: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         parts = []
@@ -134,6 +135,8 @@ class Plan:
                     "serves": [str(c) for c in r.serves],  # type: ignore[union-attr]
                     "exception": _text(r.exception),
                     "pinned": _text(r.pinned),
+                    "minimum_staff": _num(getattr(r, "minimum_staff", None)),
+                    "proposed_staff": _num(getattr(r, "proposed_staff", None)),
                 }
             )
         town_records = []
@@ -353,6 +356,22 @@ def build_plan(
     facilities = pd.concat(facs, ignore_index=True)
     cols = [c for c in facilities.columns if c != "site_from_seat"]
     synthetic = _is_synthetic(inputs)
+    staffing = None
+    if facilities["staff"].notna().any():
+        from optimizer.staffing import propose_staffing
+
+        staffing = propose_staffing(facilities, tw, inputs.counties, policy.staffing)
+        units = staffing.units.set_index("id")
+        facilities["minimum_staff"] = facilities["id"].map(units["minimum"])
+        facilities["proposed_staff"] = facilities["id"].map(units["proposed"])
+        cols += ["minimum_staff", "proposed_staff"]
+        checks += staffing.checks
+        notes = notes + staffing.notes
+        metrics["staffing"] = _staffing_metrics(staffing.counties)
+    else:
+        notes = notes + [
+            "no staff figures in the facilities: staffing (clauses 6, 8, 12) not proposed"
+        ]
     return Plan(
         policy=policy,
         townships=gpd.GeoDataFrame(tw, geometry="geometry", crs=inputs.townships.crs),
@@ -364,7 +383,33 @@ def build_plan(
         synthetic=synthetic,
         sources=dict(inputs.sources),
         types=tuple(tp.type for tp in type_plans),
+        staffing=None if staffing is None else staffing.counties,
     )
+
+
+def _staffing_metrics(counties: pd.DataFrame) -> dict[str, Any]:
+    """Totals per facility type of the staffing proposal, and the county rows."""
+    out: dict[str, Any] = {}
+    for t, rows in counties.groupby("type"):
+        out[str(t)] = {
+            "current": _num(rows["current"].sum()),
+            "proposed": _num(rows["proposed"].sum()),
+            "minimum_needed": _num(rows["minimum_needed"].sum()),
+            "shortfall": _num(rows["shortfall"].sum()),
+            "recruits_needed": _num(rows["recruits_needed"].sum()),
+            "share_gap_staff": _num(rows["share_gap_staff"].fillna(0).sum()),
+            "counties_short": int((rows["shortfall"] > 0).sum()),
+        }
+    out["by_county"] = [
+        {
+            k: (
+                _num(v) if isinstance(v, int | float | np.number) and not isinstance(v, bool) else v
+            )
+            for k, v in r.items()
+        }
+        for r in counties.to_dict("records")
+    ]
+    return out
 
 
 def _is_synthetic(inputs: Inputs) -> bool:
