@@ -201,7 +201,10 @@ def _staffing_shortfall(plan: Plan) -> float:
     """Total staffing shortfall if the plan reports one (issue 5), else NaN."""
     found = False
     total = 0.0
-    candidates: list[Any] = [plan.metrics.get("staffing")]
+    staffing = plan.metrics.get("staffing")
+    candidates: list[Any] = [staffing]
+    if isinstance(staffing, dict):  # metrics["staffing"][type]["shortfall"] (issue 5)
+        candidates += [staffing.get(t) for t in plan.types]
     candidates += [plan.metrics.get(t, {}).get("staffing") for t in plan.types]
     candidates += [
         {"shortfall": plan.metrics.get(t, {}).get("staffing_shortfall")} for t in plan.types

@@ -119,7 +119,16 @@ def test_table_matches_each_plan_json(out: Path) -> None:
                 assert row[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
             else:
                 assert row[key] == value, key
-        assert math.isnan(row["staffing_shortfall"])  # no staffing in the plan yet
+        staffing = json.loads((d / "plan.json").read_text(encoding="utf-8"))["metrics"].get(
+            "staffing", {}
+        )
+        short = [
+            v["shortfall"] for v in staffing.values() if isinstance(v, dict) and "shortfall" in v
+        ]
+        if short:
+            assert row["staffing_shortfall"] == pytest.approx(sum(short))
+        else:
+            assert math.isnan(row["staffing_shortfall"])
     assert table[f"kept__{T}"].tolist()[1] < table[f"kept__{T}"].tolist()[0]  # 40 % < 35 % kept
 
 
