@@ -269,6 +269,23 @@ def check_plan(
             )
             if not _close(d, exp, distance_rtol, distance_atol_km):
                 v.append(f"township {code} -> {s}: distance {d:.4f} km, expected {exp:.4f} km")
+            if police.get("contiguity") is False:
+                # without connected jurisdictions each township goes to its nearest kept station
+                nearest = min(
+                    circuity
+                    * geodesic_km(
+                        float(raw["seat_lon"]),
+                        float(raw["seat_lat"]),
+                        float(x["lon"]),
+                        float(x["lat"]),
+                    )
+                    for fid, x in sites.items()
+                    if fid in kept and str(x["county_code"]) == str(raw["county_code"])
+                )
+                if d > nearest * (1 + distance_rtol) + distance_atol_km:
+                    v.append(
+                        f"township {code}: served at {d:.4f} km, nearest kept {nearest:.4f} km"
+                    )
         if max_km is not None and d > float(max_km) + 1e-6:
             v.append(f"township {code}: {d:.3f} km beyond the limit {max_km} km")
         # distance before: the nearest current station of the county
