@@ -221,6 +221,20 @@ def type_checks(
                 [{"id": c, "reason": "beyond the distance limit"} for c in far],
             )
         )
+    if tp.max_minutes is not None:
+        m = tw[f"minutes__{t}"]
+        slow = tw.loc[m > tp.max_minutes + 1e-9, "code"].tolist()
+        checks.append(
+            Check(
+                t,
+                c_cut,
+                f"乡镇驻地到{label}不超过{tp.max_minutes:g}分钟 / travel time within the limit",
+                tp.max_minutes,
+                round(float(np.nanmax(m.to_numpy(dtype=float))), 3),
+                not slow,
+                [{"id": c, "reason": "beyond the travel-time limit"} for c in slow],
+            )
+        )
     if tp.pinned_open or tp.pinned_closed:
         dec = dict(zip(f["id"], f["decision"], strict=True))
         broken = [i for i in tp.pinned_open if dec.get(i) != "keep"] + [

@@ -133,7 +133,7 @@ def _township_table(plan: Plan) -> pd.DataFrame:
         ]
     out = tw[cols].copy()
     for c in out.columns:
-        if c.startswith("distance"):
+        if c.startswith(("distance", "minutes")):
             out[c] = out[c].round(3)
     return out.sort_values("code")
 
@@ -231,6 +231,8 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         town_headers[f"distance_km__{t}"] = f"到{label}距离（公里，方案）"
         town_headers[f"before_by__{t}"] = f"{label}（调整前）"
         town_headers[f"distance_before_km__{t}"] = f"到{label}距离（公里，调整前）"
+        town_headers[f"minutes__{t}"] = f"到{label}时间（分钟，方案）"
+        town_headers[f"minutes_before__{t}"] = f"到{label}时间（分钟，调整前）"
     by_county = []
     for t in plan.types:
         for r in plan.metrics[t]["by_county"]:

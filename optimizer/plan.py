@@ -35,7 +35,7 @@ import pandas as pd
 from optimizer import geo, locate
 from optimizer.errors import DataError, InfeasibleError, PolicyError
 from optimizer.io import Inputs
-from optimizer.policy import PolicePolicy, Policy, SolverSettings
+from optimizer.policy import PolicePolicy, Policy, SolverSettings, TravelSettings
 from optimizer.results import Plan, TypePlan, build_plan
 from optimizer.schema import (
     CLOSED_BECOMES,
@@ -132,6 +132,8 @@ class _Geometry:
     crs: str
     edges: np.ndarray | None = None  # within-county township index pairs
     graph: Any = None  # networkx adjacency graph, built on first use
+    road: Any = None  # networkx road graph, built on first use
+    travel_source: str = ""
 
 
 def _project(inputs: Inputs) -> _Geometry:
@@ -177,6 +179,7 @@ class _Spec:
     weight_name: str
     max_distance_km: float | None
     circuity: float
+    max_minutes: float | None
     pin_open: tuple[str, ...]
     pin_closed: tuple[str, ...]
     central_min: int
@@ -255,7 +258,7 @@ def make_plan(
         if t != POLICE and policy.colocation_bonus_km > 0 and station_towns:
             host = tw["code"].isin(station_towns).to_numpy()
             spec.site_bonus = np.where(host, policy.colocation_bonus_km * spec.weights, 0.0)
-        tp = _plan_type(inputs, g, spec, policy.solver)
+        tp = _plan_type(inputs, g, spec, policy.solver, policy.travel)
         notes += spec.notes
         if t == POLICE:
             kept = tp.facilities[tp.facilities["decision"] == "keep"]
@@ -278,6 +281,7 @@ def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
             weight_name=pol.weight,
             max_distance_km=pol.max_distance_km,
             circuity=pol.circuity,
+            max_minutes=pol.max_travel_minutes,
             pin_open=pol.pin_open,
             pin_closed=pol.pin_closed,
             central_min=pol.central_min_townships,
@@ -311,6 +315,7 @@ def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
             weight_name=jud.weight,
             max_distance_km=jud.max_distance_km,
             circuity=jud.circuity,
+            max_minutes=jud.max_travel_minutes,
             pin_open=jud.pin_open,
             pin_closed=jud.pin_closed,
             central_min=jud.central_min_townships,
@@ -329,6 +334,7 @@ def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
         weight_name=crt.weight,
         max_distance_km=crt.max_distance_km,
         circuity=crt.circuity,
+        max_minutes=crt.max_travel_minutes,
         pin_open=crt.pin_open,
         pin_closed=crt.pin_closed,
         central_min=crt.central_min_townships,
@@ -342,7 +348,51 @@ def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
     )
 
 
-def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettings) -> TypePlan:
+def _travel(
+    inputs: Inputs,
+    g: _Geometry,
+    s_xy: np.ndarray,
+    s_county: np.ndarray,
+    pairs_t: np.ndarray,
+    pairs_s: np.ndarray,
+    spec: _Spec,
+    travel: TravelSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Travel minutes per (township, facility) pair: by road when roads are given."""
+    from optimizer import network
+
+    if inputs.roads is None:
+        g.travel_source = f"straight line × circuity {spec.circuity:g} at {travel.fallback_kmh:g} km/h (no road layer)"
+        minutes = network.straight_line_minutes(
+            g.seats_xy, s_xy, pairs_t, pairs_s, circuity=spec.circuity, kmh=travel.fallback_kmh
+        )
+        return minutes, np.zeros(len(pairs_t), dtype=bool)
+    if g.road is None:
+        g.road = network.road_graph(inputs.roads, g.crs, townships=inputs.townships)
+    t_county = inputs.townships["county_code"].to_numpy().astype(str)
+    minutes, used = network.travel_minutes(
+        g.road,
+        g.seats_xy,
+        s_xy,
+        pairs_t,
+        pairs_s,
+        groups_o=t_county,
+        groups_d=s_county,
+        access_kmh=travel.access_kmh,
+        circuity=spec.circuity,
+        fallback_kmh=travel.fallback_kmh,
+    )
+    share = float(used.mean()) if len(used) else 0.0
+    g.travel_source = (
+        f"road network ({share:.1%} of pairs by road; the rest straight line × circuity "
+        f"{spec.circuity:g} at {travel.fallback_kmh:g} km/h)"
+    )
+    return minutes, used
+
+
+def _plan_type(
+    inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettings, travel: TravelSettings
+) -> TypePlan:
     t = spec.type
     tw = inputs.townships
     fac = inputs.facilities[inputs.facilities["type"] == t].reset_index(drop=True)
@@ -390,13 +440,10 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
     c_of_t = np.full(n_t, -1, dtype=np.int64)
     c_of_t[clients] = np.arange(len(clients))
 
-    # ---- distances, today's nearest facility, allowed pairs
-    pair_t: list[np.ndarray] = []
-    pair_s: list[np.ndarray] = []
-    pair_d: list[np.ndarray] = []
-    before_d = np.full(n_t, np.nan)
-    before_s = np.full(n_t, -1, dtype=np.int64)
-    dist_tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    # ---- distances and travel times, today's nearest facility, allowed pairs
+    tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    all_o: list[np.ndarray] = []
+    all_d: list[np.ndarray] = []
     for county in sorted(counties_with & set(t_county)):
         ti = np.flatnonzero(t_county == county)
         si = np.flatnonzero(s_county == county)
@@ -405,18 +452,44 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
             g.seats_xy[ti, None, 1] - s_xy[None, si, 1],
         ) * (spec.circuity / 1000.0)
         d = np.round(d, 6)  # stable costs: the same inputs give the same plan
-        nearest = np.argmin(d, axis=1)
-        before_d[ti] = d[np.arange(len(ti)), nearest]
+        tables[county] = (ti, si, d, np.zeros(d.shape), np.zeros(d.shape, dtype=bool))
+        all_o.append(np.repeat(ti, len(si)))
+        all_d.append(np.tile(si, len(ti)))
+    minutes_flat, roads_flat = _travel(
+        inputs, g, s_xy, s_county, np.concatenate(all_o), np.concatenate(all_d), spec, travel
+    )
+    pos = 0
+    for _, _, d, mins, used in tables.values():
+        n = d.size
+        mins[:] = np.round(minutes_flat[pos : pos + n].reshape(d.shape), 4)
+        used[:] = roads_flat[pos : pos + n].reshape(d.shape)
+        pos += n
+    use_time = travel.cost == "time"
+    before_d = np.full(n_t, np.nan)
+    before_m = np.full(n_t, np.nan)
+    before_s = np.full(n_t, -1, dtype=np.int64)
+    for ti, si, d, mins, _ in tables.values():
+        cost = mins if use_time else d
+        nearest = np.argmin(cost, axis=1)
+        rows = np.arange(len(ti))
+        before_d[ti] = d[rows, nearest]
+        before_m[ti] = mins[rows, nearest]
         before_s[ti] = si[nearest]
-        dist_tables[county] = (ti, si, d)
 
     court_adj: dict[int, set[int]] = {}
     if spec.adjacent_only:
         court_adj = _current_neighbours(inputs, g, before_s, n_s)
-    for ti, si, d in dist_tables.values():
+    pair_t: list[np.ndarray] = []
+    pair_s: list[np.ndarray] = []
+    pair_d: list[np.ndarray] = []
+    pair_m: list[np.ndarray] = []
+    pair_r: list[np.ndarray] = []
+    for ti, si, d, mins, used in tables.values():
         ok = np.ones(d.shape, dtype=bool)
         if spec.max_distance_km is not None:
             ok &= d <= spec.max_distance_km + 1e-9
+        if spec.max_minutes is not None:
+            ok &= mins <= spec.max_minutes + 1e-9
         ok &= ~np.isin(si, list(pinned_closed))[None, :]
         if spec.adjacent_only:
             for a, i in enumerate(ti):
@@ -427,20 +500,36 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
         pair_t.append(ti[r])
         pair_s.append(si[c])
         pair_d.append(d[r, c])
+        pair_m.append(mins[r, c])
+        pair_r.append(used[r, c])
     p_t = np.concatenate(pair_t) if pair_t else np.zeros(0, dtype=np.int64)
     p_s = np.concatenate(pair_s) if pair_s else np.zeros(0, dtype=np.int64)
     p_d = np.concatenate(pair_d) if pair_d else np.zeros(0)
+    p_m = np.concatenate(pair_m) if pair_m else np.zeros(0)
+    p_r = np.concatenate(pair_r) if pair_r else np.zeros(0, dtype=bool)
 
     unreachable = sorted(set(clients.tolist()) - set(p_t.tolist()))
     if unreachable:
-        reach = f"within {spec.max_distance_km:g} km" if spec.max_distance_km else "in its county"
+        reach = (
+            " and ".join(
+                x
+                for x in (
+                    f"within {spec.max_distance_km:g} km" if spec.max_distance_km else "",
+                    f"within {spec.max_minutes:g} minutes" if spec.max_minutes else "",
+                )
+                if x
+            )
+            or "in its county"
+        )
         raise InfeasibleError(
             [
                 f"township {tw.at[i, 'code']} {tw.at[i, 'name']} has no {t} ({label}) that may stay "
                 f"open {reach}"
                 for i in unreachable
             ]
-            + [f"raise {t.split('_')[0]}.max_distance_km or unpin a closed facility"],
+            + [
+                f"raise the {t.split('_')[0]} distance or travel-time limit, or unpin a closed facility"
+            ],
         )
 
     # ---- eligibility and the fewest exceptions
@@ -456,7 +545,13 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
     groups: list[locate.SiteGroup] = []
     fixed_closed = set(pinned_closed)
     candidates_all: set[int] = set()
-    where = f"within {spec.max_distance_km:g} km" if spec.max_distance_km else "in the county"
+    where = (
+        f"within {spec.max_distance_km:g} km"
+        if spec.max_distance_km
+        else f"within {spec.max_minutes:g} minutes"
+        if spec.max_minutes
+        else "in the county"
+    )
     for county in sorted(set(t_county[~covered])):
         lonely = [int(i) for i in np.flatnonzero((t_county == county) & ~covered)]
         mask = np.isin(p_t, lonely) & ~eligible[p_s]
@@ -558,6 +653,7 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
     # ---- the problem on the served townships
     keep_pair = served_mask[p_t]
     p_t, p_s, p_d = p_t[keep_pair], p_s[keep_pair], p_d[keep_pair]
+    p_m, p_r = p_m[keep_pair], p_r[keep_pair]
     client_edges = None
     site_home = None
     if spec.contiguity:
@@ -573,7 +669,7 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
         n_sites=n_s,
         client=c_of_t[p_t],
         site=p_s,
-        cost=p_d,
+        cost=p_m if use_time else p_d,
         weights=spec.weights[clients],
         groups=groups,
         fixed_open=frozenset(pinned_open),
@@ -640,10 +736,14 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
     kept[res.open_sites] = True
     served_by = np.full(n_t, -1, dtype=np.int64)
     served_by[clients] = res.assignment
-    lookup = {(int(i), int(j)): float(d) for i, j, d in zip(p_t, p_s, p_d, strict=True)}
-    dist = np.array(
-        [lookup[(i, int(served_by[i]))] if served_by[i] >= 0 else np.nan for i in range(n_t)]
+    lookup = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(p_t, p_s, strict=True))}
+    k_of = np.array(
+        [lookup[(i, int(served_by[i]))] if served_by[i] >= 0 else -1 for i in range(n_t)]
     )
+    has_k = k_of >= 0
+    dist = np.where(has_k, p_d[k_of], np.nan)
+    mins = np.where(has_k, p_m[k_of], np.nan)
+    by_road = np.where(has_k, p_r[k_of], False)
 
     fac = fac.copy()
     fac["decision"] = np.where(kept, "keep", "close")
@@ -674,6 +774,9 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
             "distance_km": dist,
             "before_by": [ids[j] if j >= 0 else None for j in before_s],
             "distance_before_km": before_d,
+            "minutes": mins,
+            "minutes_before": before_m,
+            "by_road": by_road,
             "screened": screen,
         }
     )
@@ -698,6 +801,10 @@ def _plan_type(inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettin
         court_neighbours={ids[a]: sorted(ids[b] for b in bs) for a, bs in court_adj.items()},
         weights=spec.weights,
         site_bonus=None if spec.site_bonus is None else spec.site_bonus[s_town],
+        cost_basis=travel.cost,
+        travel_source=g.travel_source,
+        max_minutes=spec.max_minutes,
+        worse_minutes=travel.worse_minutes,
     )
 
 

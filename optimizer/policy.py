@@ -17,14 +17,15 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from optimizer.errors import PolicyError
-from optimizer.staffing import StaffingPolicy
 from optimizer.schema import TIBETAN_AREA_PREFIXES
+from optimizer.staffing import StaffingPolicy
 
 __all__ = [
     "CourtPolicy",
     "JudicialPolicy",
     "PolicePolicy",
     "Policy",
+    "TravelSettings",
     "SolverSettings",
     "load_scenario",
 ]
@@ -53,6 +54,9 @@ class PolicePolicy:
         County-code prefixes of the 涉藏地区 (5132 Aba, 5133 Garze, 513422 Muli).
     max_distance_km
         Longest allowed travel distance from a township's seat to its station, or ``None``.
+    max_travel_minutes
+        Longest allowed travel time (by road when a road layer is given), or ``None``; may
+        replace or join ``max_distance_km``.
     circuity
         Road distance per straight-line distance, used until road networks are given.
     weight
@@ -73,6 +77,7 @@ class PolicePolicy:
     exempt_tibetan_area: bool = True
     tibetan_prefixes: tuple[str, ...] = TIBETAN_AREA_PREFIXES
     max_distance_km: float | None = None
+    max_travel_minutes: float | None = None
     circuity: float = 1.3
     weight: Weighting = "population"
     pin_open: tuple[str, ...] = ()
@@ -108,6 +113,10 @@ class PolicePolicy:
 def _common_checks(prefix: str, obj: Any) -> list[str]:
     """Return the problems shared by the facility policies: distances, circuity, pins."""
     problems = []
+    if obj.max_travel_minutes is not None and obj.max_travel_minutes <= 0:
+        problems.append(
+            f"{prefix}.max_travel_minutes = {obj.max_travel_minutes}: must be positive or null"
+        )
     if obj.max_distance_km is not None and obj.max_distance_km <= 0:
         problems.append(
             f"{prefix}.max_distance_km = {obj.max_distance_km}: must be positive or null"
@@ -148,6 +157,7 @@ class JudicialPolicy:
     scope: Scope = "province"
     min_density_per_km2: float | None = None
     max_distance_km: float | None = None
+    max_travel_minutes: float | None = None
     circuity: float = 1.3
     weight: Literal["population", "incidents", "cases"] = "population"
     pin_open: tuple[str, ...] = ()
@@ -201,6 +211,7 @@ class CourtPolicy:
     reduction: float | None = None
     scope: Scope = "province"
     max_distance_km: float | None = None
+    max_travel_minutes: float | None = None
     circuity: float = 1.3
     weight: Literal["population", "incidents", "cases"] = "population"
     pin_open: tuple[str, ...] = ()
@@ -218,6 +229,40 @@ class CourtPolicy:
             problems.append("court.cases_per_10k must be positive")
         if self.reduction is not None and not 0.0 <= self.reduction < 1.0:
             problems.append(f"court.reduction = {self.reduction}: give a share in [0, 1) or null")
+        if problems:
+            raise PolicyError(problems)
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    """How travel is measured (issue: 交通 in clause 10, "close to the people").
+
+    Parameters
+    ----------
+    cost
+        What the model minimises: ``distance`` (population-weighted km, the default) or
+        ``time`` (population-weighted minutes, by road when a road layer is given).
+    fallback_kmh
+        Speed of the straight-line fallback (no roads, or a site far from any road).
+    access_kmh
+        Speed between a seat or site and the road network.
+    worse_minutes
+        The report counts townships whose travel time to their facility grows by more than
+        this many minutes.
+    """
+
+    cost: Literal["distance", "time"] = "distance"
+    fallback_kmh: float = 30.0
+    access_kmh: float = 15.0
+    worse_minutes: float = 15.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("fallback_kmh", "access_kmh"):
+            if getattr(self, name) <= 0:
+                problems.append(f"travel.{name} must be positive")
+        if self.worse_minutes < 0:
+            problems.append("travel.worse_minutes must not be negative")
         if problems:
             raise PolicyError(problems)
 
@@ -284,6 +329,7 @@ class Policy:
     court: CourtPolicy = field(default_factory=CourtPolicy)
     staffing: StaffingPolicy = field(default_factory=StaffingPolicy)
     colocation_bonus_km: float = 0.0
+    travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
 
     def __post_init__(self) -> None:

@@ -59,6 +59,10 @@ class TypePlan:
     court_neighbours: dict[str, list[str]] = field(default_factory=dict)
     weights: np.ndarray | None = None
     site_bonus: np.ndarray | None = None
+    cost_basis: str = "distance"
+    travel_source: str = ""
+    max_minutes: float | None = None
+    worse_minutes: float = 15.0
 
 
 @dataclass
@@ -158,6 +162,9 @@ class Plan:
                     "distance_before_km": {
                         t: _num(row[f"distance_before_km__{t}"]) for t in self.types
                     },
+                    "minutes": {t: _num(row[f"minutes__{t}"]) for t in self.types},
+                    "minutes_before": {t: _num(row[f"minutes_before__{t}"]) for t in self.types},
+                    "by_road": {t: bool(row[f"by_road__{t}"]) for t in self.types},
                 }
             )
         statuses = [self.solver[t]["status"] for t in self.types]
@@ -314,6 +321,9 @@ def build_plan(
         tw[f"distance_km__{tp.type}"] = a["distance_km"].to_numpy(dtype=float)
         tw[f"before_by__{tp.type}"] = a["before_by"].to_numpy()
         tw[f"distance_before_km__{tp.type}"] = a["distance_before_km"].to_numpy(dtype=float)
+        tw[f"minutes__{tp.type}"] = a["minutes"].to_numpy(dtype=float)
+        tw[f"minutes_before__{tp.type}"] = a["minutes_before"].to_numpy(dtype=float)
+        tw[f"by_road__{tp.type}"] = a["by_road"].to_numpy(dtype=bool)
         if tp.type == POLICE:
             tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
         f = tp.facilities.copy()
@@ -351,6 +361,11 @@ def build_plan(
             "objective_unit": f"{tp.weight}-weighted km"
             + (" minus co-location bonus" if tp.site_bonus is not None else ""),
         }
+    for tp in type_plans:
+        notes.append(
+            f"{tp.type}: travel times from {tp.travel_source}; the model minimises "
+            f"{tp.weight}-weighted {'minutes' if tp.cost_basis == 'time' else 'km'}"
+        )
     if "below_threshold" not in tw:
         tw["below_threshold"] = False
     facilities = pd.concat(facs, ignore_index=True)
@@ -500,8 +515,35 @@ def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, A
             }
         )
     becomes = CLOSED_BECOMES[t]
-    ok = np.isfinite(d_after)
-    distance_term = float((w[ok] * d_after[ok]).sum())
+    m_after = tw[f"minutes__{t}"].to_numpy(dtype=float)
+    m_before = tw[f"minutes_before__{t}"].to_numpy(dtype=float)
+    cost = m_after if tp.cost_basis == "time" else d_after
+    ok = np.isfinite(cost)
+    distance_term = float((w[ok] * cost[ok]).sum())
+    grew = m_after - m_before
+    order = np.argsort(-np.nan_to_num(m_after, nan=-1.0), kind="stable")[:10]
+    travel = {
+        "source": tp.travel_source,
+        "cost_basis": tp.cost_basis,
+        "mean_minutes_before": _num(_wmean(w, m_before)),
+        "mean_minutes_after": _num(_wmean(w, m_after)),
+        "max_minutes_after": _num(_max(m_after)),
+        "by_road_share": _num(float(np.mean(tw[f"by_road__{t}"].to_numpy(dtype=bool)))),
+        "worse_minutes": tp.worse_minutes,
+        "townships_worse": int(np.sum(np.nan_to_num(grew) > tp.worse_minutes)),
+        "worst_served": [
+            {
+                "code": str(tw["code"].iloc[i]),
+                "name": str(tw["name"].iloc[i]),
+                "served_by": tw[f"served_by__{t}"].iloc[i],
+                "minutes": _num(m_after[i]),
+                "minutes_before": _num(m_before[i]),
+                "distance_km": _num(d_after[i]),
+            }
+            for i in order.tolist()
+            if np.isfinite(m_after[i])
+        ],
+    }
     bonus = 0.0
     if tp.site_bonus is not None:
         bonus = float(np.asarray(tp.site_bonus)[(f["decision"] == "keep").to_numpy()].sum())
@@ -514,6 +556,8 @@ def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, A
         "closed_becomes": {becomes: int((f["becomes"] == becomes).sum())},
         "closed_becomes_zh": CLOSED_BECOMES_ZH[becomes],
         "objective": _num(distance_term - bonus),
+        "objective_basis": "minutes" if tp.cost_basis == "time" else "km",
+        "travel": travel,
         "distance_term": _num(distance_term),
         "colocation_bonus": _num(bonus),
         "by_county": by_county,
