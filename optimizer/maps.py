@@ -353,6 +353,13 @@ def _township_tooltip(row: Mapping[str, Any] | pd.Series, ftype: str, fac_name: 
     if ftype != "police_station" and "cases" in row:
         rows.append(("案件数", _fmt_int(row.get("cases"), " 件/年")))
     rows += [(label, serving), ("距离", _fmt_km(row.get(f"distance_km__{ftype}")))]
+    minutes = row.get(f"minutes__{ftype}")
+    if minutes is not None and not _missing(minutes):
+        before = row.get(f"minutes_before__{ftype}")
+        text = f"{float(minutes):.0f} 分钟"
+        if before is not None and not _missing(before):
+            text += f"（调整前 {float(before):.0f} 分钟）"
+        rows.append(("时间", text))
     cells = "".join(
         f'<tr><th style="text-align:left;padding-right:8px">{k}</th><td>{v}</td></tr>'
         for k, v in rows

@@ -405,6 +405,14 @@ def _build(cls: type, data: dict[str, Any], *, prefix: str) -> Any:
         except PolicyError as exc:
             problems.extend(exc.problems)
     if problems:
+        # still run the range checks on the values that did convert, so that one message
+        # lists every problem of the section
+        try:
+            cls(**kwargs)
+        except PolicyError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+        except TypeError:  # pragma: no cover
+            pass
         raise PolicyError(problems)
     try:
         return cls(**kwargs)

@@ -92,12 +92,6 @@ def test_type_errors_are_listed_with_their_setting() -> None:
     assert len(info.value.problems) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optimizer/policy.py _build: a type problem in a section (e.g. scope) stops the "
-    "section's dataclass from being built, so its range problems (reduction = 1.5) are not "
-    "reported in the same message, although docs/policy.md promises every problem at once",
-)
 def test_type_and_range_problems_in_one_section_are_reported_together() -> None:
     with pytest.raises(PolicyError) as info:
         Policy.from_dict({"police": {"scope": "provnce", "reduction": 1.5}})
