@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--facilities", type=Path, help="current facilities (.csv, .xlsx, .gpkg)")
     pl.add_argument("--counties", type=Path, help="county figures (.csv, .xlsx)")
+    pl.add_argument(
+        "--roads", type=Path, help="road lines (.gpkg, .shp) with a class or speed column"
+    )
     pl.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
     pl.add_argument(
         "--scenario", type=Path, help="scenario file (YAML) overriding the plan's defaults"
@@ -95,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run two or more scenario files and write comparison tables, charts and compare.html",
     )
     cp.add_argument("scenarios", nargs="+", type=Path, help="scenario files (YAML), at least two")
-    for flag in ("--data", "--townships", "--attributes", "--facilities", "--counties"):
+    for flag in ("--data", "--townships", "--attributes", "--facilities", "--counties", "--roads"):
         cp.add_argument(flag, type=Path, help=f"as for 'optimizer plan {flag}'")
     cp.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
     cp.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
@@ -139,6 +142,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         facilities=args.facilities,
         counties=args.counties,
         township_attributes=args.attributes,
+        roads=args.roads,
         crs=args.crs,
         tibetan_prefixes=policy.police.tibetan_prefixes,
     )
@@ -203,6 +207,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 facilities=args.facilities,
                 counties=args.counties,
                 township_attributes=args.attributes,
+                roads=args.roads,
                 crs=args.crs,
                 tibetan_prefixes=key,
             )
