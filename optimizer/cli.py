@@ -7,7 +7,6 @@ files; a solver failure exits with 3. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import logging
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from optimizer import __version__
+from optimizer._paths import sample_dir
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
 
 __all__ = ["bundled_sample", "main"]
@@ -30,7 +30,7 @@ def bundled_sample() -> Path:
     pathlib.Path
         A data folder with ``townships.gpkg``, ``facilities.csv`` and ``counties.csv``.
     """
-    return Path(str(importlib.resources.files("optimizer.sample_data")))
+    return sample_dir()
 
 
 class _Elapsed(logging.Formatter):

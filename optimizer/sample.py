@@ -2,8 +2,8 @@
 
 No open source publishes township boundaries, township population, incidents, case loads or
 facility sites, so this module synthesises them (clearly labelled SYNTHETIC) inside the real
-frame shipped as ``optimizer.frame_data``: real county polygons, the real township codes, names
-and kinds before (2018) and after (2023) the merger reform, and the real 2020 census population
+frame shipped in ``data/frame``: real county polygons, the real township codes, names and
+kinds before (2018) and after (2023) the merger reform, and the real 2020 census population
 per county. ``docs/sample.md`` describes the method and the calibration numbers.
 
 Every county is built from its own random stream (seeded by ``seed`` and the county code), so a
@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.resources import as_file, files
+from importlib.resources import as_file
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import Delaunay, QhullError
 
+from ._paths import frame_dir
 from .errors import DataError
 from .schema import (
     COURT,
@@ -189,7 +190,7 @@ class _Frame:
 
 
 def _load_frame() -> _Frame:
-    root = files("optimizer.frame_data")
+    root = frame_dir()
     with as_file(root / "sichuan_counties.gpkg") as path:
         counties = gpd.read_file(path, engine="pyogrio")
     counties["county_code"] = counties["district_adcode"].astype(str)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from importlib.resources import as_file, files
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,6 +14,7 @@ from shapely.affinity import translate
 from shapely.geometry import LineString, Point, box
 
 from optimizer import io, network
+from optimizer._paths import sample_dir
 from optimizer.errors import DataError
 from optimizer.sample import MOUNTAIN_PREFIXES, build_sample, write_sample
 
@@ -167,8 +167,7 @@ def test_adjacency_reports_bad_input_together() -> None:
 
 
 def test_bundled_sample_every_county_connected() -> None:
-    with as_file(files("optimizer.sample_data")) as folder:
-        inputs = io.load_inputs(folder)
+    inputs = io.load_inputs(sample_dir())
     graph = network.township_adjacency(inputs.townships)
     check_adjacency_invariants(graph)
     assert graph.number_of_nodes() == len(inputs.townships)
@@ -443,8 +442,7 @@ def test_sample_roads_deterministic_labelled_and_connected(tmp_path: Path) -> No
 
 
 def test_bundled_sample_travel_times_by_road() -> None:
-    with as_file(files("optimizer.sample_data")) as folder:
-        inputs = io.load_inputs(folder)
+    inputs = io.load_inputs(sample_dir())
     assert inputs.roads is not None
     adj = network.township_adjacency(inputs.townships)
     graph = network.road_graph(inputs.roads, adj.graph["crs"], townships=inputs.townships)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from importlib.resources import as_file, files
+from importlib.resources import as_file
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import shapely
 
+from optimizer._paths import frame_dir
 from optimizer.errors import DataError
 from optimizer.sample import build_sample, write_sample
 
-FRAME = files("optimizer.frame_data")
+FRAME = frame_dir()
 REPO = Path(__file__).resolve().parents[1]
 CODES = "5118,513422,510104"  # 雅安, 木里 (涉藏), 锦江 (all 街道)
 
