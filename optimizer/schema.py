@@ -29,7 +29,16 @@ TIBETAN_AREA_PREFIXES: tuple[str, ...] = ("5132", "5133", "513422")
 
 # canonical column -> accepted aliases (compared case-insensitively, spaces/underscores ignored)
 TOWNSHIP_COLUMNS: dict[str, tuple[str, ...]] = {
-    "code": ("code", "township_code", "乡镇代码", "乡镇编码", "街道代码", "区划代码", "统计用区划代码", "xzqdm"),
+    "code": (
+        "code",
+        "township_code",
+        "乡镇代码",
+        "乡镇编码",
+        "街道代码",
+        "区划代码",
+        "统计用区划代码",
+        "xzqdm",
+    ),
     "name": ("name", "township_name", "乡镇名称", "乡镇", "名称", "xzqmc"),
     "county_code": ("county_code", "areacode", "区县代码", "县级代码", "县区代码", "所属区县代码"),
     "kind": ("kind", "type", "类型", "乡镇类型", "建制类型"),
