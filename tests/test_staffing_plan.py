@@ -1,0 +1,108 @@
+"""Staffing through the plan (issue 5 items 3, 6), co-location, and one plan for all three
+types in the outputs (plan.xlsx sheets and clauses, a map layer per type)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from multi_checker import COURT, JUDICIAL, POLICE, TYPES, staffing_violations, write_random
+
+from optimizer.io import load_inputs
+from optimizer.plan import make_plan
+from optimizer.policy import Policy
+
+
+def test_tiny_plan_staffing(tiny_data: Path) -> None:
+    d = make_plan(load_inputs(tiny_data), Policy()).to_dict()
+    st = d["metrics"]["staffing"]
+    for t in TYPES:
+        assert t in st
+        clause = {POLICE: "6", JUDICIAL: "8", COURT: "12"}[t]
+        assert any(c["facility_type"] == t and c["clause"] == clause for c in d["checks"])
+    assert staffing_violations(d) == []
+    # county 513222 keeps six small stations it cannot staff: listed with its shortfall
+    check = next(
+        c
+        for c in d["checks"]
+        if c["facility_type"] == POLICE and c["clause"] == "6" and "each kept" in c["rule"]
+    )
+    assert [e["id"] for e in check["exceptions"]] == ["513222"]
+    assert check["passed"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_plans_staffing(tmp_path: Path, seed: int) -> None:
+    inputs = load_inputs(write_random(tmp_path / "d", 500 + seed))
+    d = make_plan(inputs, Policy()).to_dict()
+    assert staffing_violations(d) == []
+    # the staffing totals match the facilities' staff
+    for t in TYPES:
+        total = sum(f["staff"] for f in d["facilities"] if f["type"] == t)
+        assert d["metrics"]["staffing"][t]["current"] == pytest.approx(total)
+
+
+def test_police_office_staff_zero_moves_everyone(tiny_data: Path) -> None:
+    d = make_plan(
+        load_inputs(tiny_data),
+        Policy.from_dict({"staffing": {"police_office_staff": 0}}),
+        types=[POLICE],
+    ).to_dict()
+    assert staffing_violations(d, office_staff=0) == []
+
+
+def host_all_three(d: dict[str, Any]) -> int:
+    kept: dict[str, set[str]] = {t: set() for t in TYPES}
+    for f in d["facilities"]:
+        if f["decision"] == "keep":
+            kept[f["type"]].add(f["township_code"])
+    return len(kept[POLICE] & kept[JUDICIAL] & kept[COURT])
+
+
+def test_colocation_bonus(tiny_data: Path) -> None:
+    inputs = load_inputs(tiny_data)
+    base = make_plan(inputs, Policy()).to_dict()
+    bonus_km = 20.0
+    co = make_plan(inputs, Policy.from_dict({"colocation_bonus_km": bonus_km})).to_dict()
+    assert host_all_three(co) >= host_all_three(base)
+    assert base["metrics"][JUDICIAL]["colocation_bonus"] == 0
+    pop = {t["code"]: t["population"] for t in co["townships"]}
+    stations = {
+        f["township_code"]
+        for f in co["facilities"]
+        if f["type"] == POLICE and f["decision"] == "keep"
+    }
+    for t in (JUDICIAL, COURT):
+        m = co["metrics"][t]
+        assert m["weight"] == "population"
+        want = sum(
+            bonus_km * pop[f["township_code"]]
+            for f in co["facilities"]
+            if f["type"] == t and f["decision"] == "keep" and f["township_code"] in stations
+        )
+        assert m["colocation_bonus"] == pytest.approx(want)
+        assert m["objective"] == pytest.approx(m["distance_term"] - m["colocation_bonus"])
+        assert "co-location" in co["solver"]["by_type"][t]["objective_unit"]
+    assert co["metrics"][JUDICIAL]["colocation_bonus"] > 0
+
+
+def test_one_plan_for_all_three_outputs(tiny_data: Path, tmp_path: Path) -> None:
+    plan = make_plan(load_inputs(tiny_data), Policy())
+    assert plan.types == TYPES
+    plan.write(tmp_path / "out")
+    wb = openpyxl.load_workbook(tmp_path / "out" / "plan.xlsx", read_only=True)
+    for sheet in ("派出所", "司法所", "人民法庭", "人员配置", "规则检查"):
+        assert sheet in wb.sheetnames
+    ws = wb["规则检查"]
+    rows = list(ws.iter_rows(values_only=True))
+    col = rows[0].index("条款")
+    clauses = {str(r[col]) for r in rows[1:]}
+    assert {"4", "5", "6", "7", "8", "10", "11", "12"} <= clauses
+    wb.close()
+    html = (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+    for label in ("派出所", "司法所", "人民法庭"):
+        name = json.dumps(f"{label}辖区与布点")  # the layer control's key, \\u-escaped
+        assert f"{name} : feature_group" in html
