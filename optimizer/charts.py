@@ -214,9 +214,15 @@ def write_charts(plans: Sequence[Plan], d: Path) -> list[str]:
 
     names = []
     meta = {"Software": None}
+    synthetic = any(p.synthetic for p in plans)
+    mark = "合成数据，非真实机构 / SYNTHETIC data" if cjk_font() else "SYNTHETIC data, not real facilities"
     with mpl.rc_context(_rc()):  # type: ignore[arg-type]
-        distance_chart(plans, plans[0].types[0]).savefig(d / "chart_distance.png", metadata=meta)
-        names.append("chart_distance.png")
-        kept_chart(plans).savefig(d / "chart_kept.png", metadata=meta)
-        names.append("chart_kept.png")
+        for name, fig in (
+            ("chart_distance.png", distance_chart(plans, plans[0].types[0])),
+            ("chart_kept.png", kept_chart(plans)),
+        ):
+            if synthetic:  # synthetic data is labelled wherever it appears, slides included
+                fig.text(0.99, 0.005, mark, ha="right", va="bottom", fontsize=8, color="#c0392b")
+            fig.savefig(d / name, metadata=meta)
+            names.append(name)
     return names
