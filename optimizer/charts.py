@@ -215,7 +215,11 @@ def write_charts(plans: Sequence[Plan], d: Path) -> list[str]:
     names = []
     meta = {"Software": None}
     synthetic = any(p.synthetic for p in plans)
-    mark = "合成数据，非真实机构 / SYNTHETIC data" if cjk_font() else "SYNTHETIC data, not real facilities"
+    mark = (
+        "合成数据，非真实机构 / SYNTHETIC data"
+        if cjk_font()
+        else "SYNTHETIC data, not real facilities"
+    )
     with mpl.rc_context(_rc()):  # type: ignore[arg-type]
         for name, fig in (
             ("chart_distance.png", distance_chart(plans, plans[0].types[0])),

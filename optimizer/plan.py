@@ -709,7 +709,9 @@ def _plan_type(
             }
             if site_min is None or not counties or counties <= waived:
                 raise InfeasibleError(
-                    [f"{t} ({label}): {p}" for p in exc.problems] + _infeasibility_hints(spec)
+                    [f"{t} ({label}): {p}" for p in exc.problems]
+                    + _blocks_named(exc.client_blocks or [np.arange(len(clients))], clients, tw)
+                    + _infeasibility_hints(spec)
                 ) from exc
             # "in principle" (原则上): where the caseload floor cannot hold together with the
             # other rules, it is waived for that county and the plan says so
@@ -826,6 +828,20 @@ def _current_neighbours(
             adj[fa].add(fb)
             adj[fb].add(fa)
     return adj
+
+
+def _blocks_named(blocks: list[Any], clients: np.ndarray, tw: pd.DataFrame) -> list[str]:
+    """Name the townships of each independent part (county) that has no feasible plan."""
+    out = []
+    for blk in blocks:
+        idx = clients[np.asarray(blk, dtype=np.int64)]
+        if len(idx) == 0:
+            continue
+        codes = [f"{tw.at[int(i), 'code']!s} {tw.at[int(i), 'name']!s}" for i in idx[:15]]
+        county = str(tw.at[int(idx[0]), "county_code"])
+        more = f" and {len(idx) - 15} more" if len(idx) > 15 else ""
+        out.append(f"county {county}: townships involved: {', '.join(codes)}{more}")
+    return out
 
 
 def _infeasibility_hints(spec: _Spec) -> list[str]:

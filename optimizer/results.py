@@ -157,7 +157,7 @@ class Plan:
                     "incidents": _num(row["incidents"]),
                     "tibetan_area": bool(row["tibetan_area"]),
                     "below_threshold": bool(row["below_threshold"]),
-                    "served_by": {t: row[f"served_by__{t}"] for t in self.types},
+                    "served_by": {t: _text(row[f"served_by__{t}"]) for t in self.types},
                     "distance_km": {t: _num(row[f"distance_km__{t}"]) for t in self.types},
                     "distance_before_km": {
                         t: _num(row[f"distance_before_km__{t}"]) for t in self.types

@@ -237,11 +237,6 @@ def test_contiguity_infeasibility_is_reported(tmp_path: Path) -> None:
     assert "contiguity" in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contiguity infeasibility names no township: plan.py re-raises locate's problems "
-    "(client indices) with generic hints only",
-)
 def test_contiguity_infeasibility_names_the_townships(tmp_path: Path) -> None:
     folder, da, db = strip_case(tmp_path)
     inputs = load_inputs(folder)

@@ -150,22 +150,12 @@ def test_county_without_courts_served_by_basic_court(tmp_path: Path) -> None:
     assert court_merge_violations(d, inputs.townships, inputs.facilities, graph) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="results.py Plan.to_dict (line 160) copies served_by__<type> as is: NaN, not None, "
-    "for townships of a county without a court",
-)
 def test_county_without_courts_served_by_is_null_in_plan_json(tmp_path: Path) -> None:
     d = make_plan(no_court_county(tmp_path), Policy(), types=[COURT]).to_dict()
     values = [t["served_by"][COURT] for t in d["townships"] if t["code"].startswith("513222")]
     assert values == [None] * 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Plan.write fails (json.dumps allow_nan=False: 'Out of range float values are not "
-    "JSON compliant: nan') when a county has no court, from the NaN served_by in to_dict",
-)
 def test_county_without_courts_plan_writes(tmp_path: Path) -> None:
     plan = make_plan(no_court_county(tmp_path), Policy(), types=[COURT])
     plan.write(tmp_path / "out")
