@@ -681,8 +681,12 @@ def solve(
         if out_of_time:
             status = "feasible" if best_open is not None else "no_solution"
             break
+        # a client pushed past its last level means the margin was too thin for this
+        # instance: widen it for every client, not only those, to avoid many rounds
+        for i in truncated.tolist():
+            depth[i] = min(n_levels[i] - 1, max(2 * depth[i], depth[i] + 16))
         for i in deepen:
-            depth[i] = min(n_levels[i] - 1, max(2 * depth[i], depth[i] + 8))
+            depth[i] = n_levels[i] - 1
         logger.info(
             "round %d: %d clients need more cost levels; solving again", rounds, len(deepen)
         )
