@@ -126,6 +126,7 @@ def _township_table(plan: Plan) -> pd.DataFrame:
     ]
     for t in plan.types:
         cols += [
+            f"in_township__{t}",
             f"served_by__{t}",
             f"distance_km__{t}",
             f"before_by__{t}",
@@ -194,6 +195,24 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
             ),
             (f"{label}：最优性差距", f"{s['gap']:.4%}"),
         ]
+    if "colocation" in plan.metrics:
+        rows.append(
+            (
+                "保留派出所、司法所、人民法庭同在一地的乡镇数",
+                plan.metrics["colocation"]["townships_hosting_all"],
+            )
+        )
+    if "staffing" in plan.metrics:
+        for t in plan.types:
+            st = plan.metrics["staffing"].get(t)
+            if st:
+                label = FACILITY_LABELS_ZH[t]
+                rows.append(
+                    (
+                        f"{label}：人员缺口 / 需新招录",
+                        f"{st['shortfall']:.0f} / {st['recruits_needed']:.0f}",
+                    )
+                )
     failed = [c for c in plan.checks if not c.passed]
     rows.append(("规则检查", f"{len(plan.checks) - len(failed)} 项通过，{len(failed)} 项未通过"))
     return rows
@@ -227,6 +246,7 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
     }
     for t in plan.types:
         label = FACILITY_LABELS_ZH[t]
+        town_headers[f"in_township__{t}"] = f"本乡镇{label}（保留/撤并后设为）"
         town_headers[f"served_by__{t}"] = f"{label}（方案）"
         town_headers[f"distance_km__{t}"] = f"到{label}距离（公里，方案）"
         town_headers[f"before_by__{t}"] = f"{label}（调整前）"

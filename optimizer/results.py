@@ -165,6 +165,7 @@ class Plan:
                     "minutes": {t: _num(row[f"minutes__{t}"]) for t in self.types},
                     "minutes_before": {t: _num(row[f"minutes_before__{t}"]) for t in self.types},
                     "by_road": {t: bool(row[f"by_road__{t}"]) for t in self.types},
+                    "in_township": {t: _text(row[f"in_township__{t}"]) for t in self.types},
                 }
             )
         statuses = [self.solver[t]["status"] for t in self.types]
@@ -370,6 +371,25 @@ def build_plan(
         tw["below_threshold"] = False
     facilities = pd.concat(facs, ignore_index=True)
     cols = [c for c in facilities.columns if c != "site_from_seat"]
+    # what stands in each township itself: a kept unit, or what a closed one became
+    for tp in type_plans:
+        f = facilities[facilities["type"] == tp.type]
+        local: dict[str, str] = {}
+        ordered = f.sort_values(["decision", "id"], ascending=[False, True])  # keep before close
+        for code, dec, becomes in zip(
+            ordered["township_code"], ordered["decision"], ordered["becomes"], strict=True
+        ):
+            local.setdefault(str(code), "keep" if dec == "keep" else str(becomes))
+        tw[f"in_township__{tp.type}"] = tw["code"].map(local)
+    if len(type_plans) > 1:
+        kept_all = np.ones(len(tw), dtype=bool)
+        for tp in type_plans:
+            kept_all &= (tw[f"in_township__{tp.type}"] == "keep").to_numpy()
+        metrics["colocation"] = {
+            "types": [tp.type for tp in type_plans],
+            "townships_hosting_all": int(kept_all.sum()),
+            "codes": tw.loc[kept_all, "code"].tolist(),
+        }
     synthetic = _is_synthetic(inputs)
     staffing = None
     if facilities["staff"].notna().any():
