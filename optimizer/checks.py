@@ -264,8 +264,22 @@ def _contiguity_check(tw: pd.DataFrame, kept: pd.DataFrame, t: str, graph: nx.Gr
     col = f"served_by__{t}"
     broken = []
     islands = []
+    pieces: dict[str, int] = {}
+    if "geometry" in tw:
+        n_parts = tw.geometry.apply(lambda g: len(getattr(g, "geoms", [g])))
+        pieces = {str(c): int(n) for c, n in zip(tw["code"], n_parts, strict=True) if n > 1}
     for r in kept.itertuples():
         area = tw.loc[tw[col] == r.id, "code"].tolist()
+        split = [c for c in area if c in pieces]
+        if split:
+            islands.append(
+                {
+                    "id": str(r.id),
+                    "reason": "its jurisdiction polygon has separate parts because township(s) "
+                    + ", ".join(f"{c} ({pieces[c]} parts)" for c in split)
+                    + " are themselves in several pieces (exclaves) in the input polygons",
+                }
+            )
         sub = graph.subgraph(area)
         if r.township_code not in area:
             broken.append({"id": str(r.id), "reason": "does not serve its own township"})
