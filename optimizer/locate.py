@@ -488,6 +488,17 @@ def _build(
             prev = z
     if prob.site_cost is not None:
         objective += [(y[j], float(c)) for j, c in enumerate(prob.site_cost) if c != 0]
+    nnz += _add_count_bounds(model, y, prob)
+    model.setObjective(pulp.LpAffineExpression(objective, constant=constant))
+    model.objective_constant = constant  # HiGHS sees no constant: its bound excludes it
+    return model, y, nnz
+
+
+def _add_count_bounds(
+    model: pulp.LpProblem, y: list[pulp.LpVariable], prob: LocationProblem
+) -> int:
+    """Add ``p`` and the group bounds on open sites; return the nonzeros added."""
+    nnz = 0
     if prob.p is not None:
         model.addConstraint(
             pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
@@ -504,9 +515,51 @@ def _build(
             model.addConstraint(
                 pulp.LpConstraint(terms, pulp.LpConstraintGE, f"gmin_{g.name}", g.min_open)
             )
-    model.setObjective(pulp.LpAffineExpression(objective, constant=constant))
-    model.objective_constant = constant  # HiGHS sees no constant: its bound excludes it
-    return model, y, nnz
+    return nnz
+
+
+def _finish(
+    *,
+    status: Status,
+    objective: float,
+    bound: float,
+    gap: float,
+    t0: float,
+    open_sites: Sequence[int],
+    assignment: np.ndarray,
+    solver: str,
+    formulation: str,
+    size: tuple[int, int, int],
+    rounds: int,
+) -> LocationResult:
+    """Turn a solve's outcome into a result: clamp the bound, compute the gap, settle status.
+
+    A run reported optimal whose recomputed gap exceeds the tolerance, or one that ended
+    without its own incumbent, is reported ``feasible``.
+    """
+    bound = min(bound, objective) if np.isfinite(bound) else bound
+    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
+    if status == "optimal" and rel_gap > gap * 1.0001 + 1e-12:
+        status = "feasible"
+    if status == "no_solution":
+        status = "feasible"
+    result = LocationResult(
+        status=status,
+        objective=objective,
+        bound=bound,
+        gap=rel_gap,
+        seconds=time.perf_counter() - t0,
+        open_sites=np.asarray(sorted(open_sites), dtype=np.int64),
+        assignment=assignment,
+        solver=solver,
+        formulation=formulation,
+        n_variables=size[0],
+        n_constraints=size[1],
+        n_nonzeros=size[2],
+        rounds=rounds,
+    )
+    logger.info("%r", result)
+    return result
 
 
 def solve(
@@ -696,30 +749,19 @@ def solve(
             f"{solver} found no feasible plan within {time_limit} s; raise the time limit"
         )
     objective, assignment = prob.objective_of(best_open)
-    bound = min(bound, objective) if np.isfinite(bound) else bound
-    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
-    if status == "optimal" and rel_gap > gap * 1.0001 + 1e-12:
-        status = "feasible"
-    if status == "no_solution":
-        status = "feasible"
-    seconds = time.perf_counter() - t0
-    result = LocationResult(
+    return _finish(
         status=status,
         objective=objective,
         bound=bound,
-        gap=rel_gap,
-        seconds=seconds,
-        open_sites=np.asarray(sorted(best_open), dtype=np.int64),
+        gap=gap,
+        t0=t0,
+        open_sites=best_open,
         assignment=assignment,
         solver=solver,
         formulation="radius",
-        n_variables=n_vars,
-        n_constraints=n_cons,
-        n_nonzeros=nnz,
+        size=(n_vars, n_cons, nnz),
         rounds=rounds,
     )
-    logger.info("%r", result)
-    return result
 
 
 def _pair_cost(prob: LocationProblem, lv: _Levels, i: int, j: int) -> float:
@@ -1018,25 +1060,19 @@ def _solve_blocks(
                 "count bound %s is not met by the blocks' optima; solving as a whole", g.name
             )
             return None
-    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
-    status: Status = "optimal" if all(s == "optimal" for s in statuses) else "feasible"
-    result = LocationResult(
-        status=status,
+    return _finish(
+        status="optimal" if all(st == "optimal" for st in statuses) else "feasible",
         objective=objective,
-        bound=min(bound, objective),
-        gap=rel_gap,
-        seconds=time.perf_counter() - t0,
-        open_sites=np.asarray(sorted(opened), dtype=np.int64),
+        bound=bound,
+        gap=gap,
+        t0=t0,
+        open_sites=sorted(opened),
         assignment=assignment,
         solver=solver,
         formulation=f"{len(blocks)} blocks",
-        n_variables=n_vars,
-        n_constraints=n_cons,
-        n_nonzeros=nnz,
+        size=(n_vars, n_cons, nnz),
         rounds=rounds,
     )
-    logger.info("%r", result)
-    return result
 
 
 @contextlib.contextmanager
@@ -1278,20 +1314,7 @@ def _solve_assignment(
                     pulp.LpConstraint(terms + [(y[j], -hi)], pulp.LpConstraintLE, f"maxload{j}", 0)
                 )
                 nnz += len(terms) + 1
-    if prob.p is not None:
-        model.addConstraint(
-            pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
-        )
-    for g in prob.groups:
-        terms = [(y[int(j)], 1.0) for j in g.sites]
-        if g.max_open is not None:
-            model.addConstraint(
-                pulp.LpConstraint(terms, pulp.LpConstraintLE, f"gmax_{g.name}", g.max_open)
-            )
-        if g.min_open > 0:
-            model.addConstraint(
-                pulp.LpConstraint(terms, pulp.LpConstraintGE, f"gmin_{g.name}", g.min_open)
-            )
+    nnz += _add_count_bounds(model, y, prob)
 
     rounds, n_cuts = 0, 0
     best: tuple[float, np.ndarray, list[int]] | None = None
@@ -1382,29 +1405,19 @@ def _solve_assignment(
             f"{solver} found no feasible plan within {time_limit} s; raise the time limit"
         )
     objective, assignment, open_sites = best
-    bound = min(bound, objective) if np.isfinite(bound) else bound
-    rel_gap = 0.0 if objective == 0 else max(0.0, (objective - bound) / abs(objective))
-    if status == "optimal" and rel_gap > gap * 1.0001 + 1e-12:
-        status = "feasible"
-    if status == "no_solution":
-        status = "feasible"
-    result = LocationResult(
+    return _finish(
         status=status,
         objective=objective,
         bound=bound,
-        gap=rel_gap,
-        seconds=time.perf_counter() - t0,
-        open_sites=np.asarray(open_sites, dtype=np.int64),
+        gap=gap,
+        t0=t0,
+        open_sites=open_sites,
         assignment=assignment,
         solver=solver,
         formulation="assignment+contiguity" if contiguous else "assignment",
-        n_variables=len(x) + len(y),
-        n_constraints=len(model.constraints),
-        n_nonzeros=nnz,
+        size=(len(x) + len(y), len(model.constraints), nnz),
         rounds=rounds,
     )
-    logger.info("%r", result)
-    return result
 
 
 def _assign_objective(
