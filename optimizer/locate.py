@@ -36,6 +36,8 @@ from typing import Any, Literal
 import numpy as np
 import pulp
 
+from optimizer import _dense
+from optimizer._lagrangian import TreeResult, branch_and_bound
 from optimizer._swap import local_search
 from optimizer.errors import InfeasibleError, PolicyError, SolverError
 
@@ -50,6 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SolverName = Literal["highs", "cbc"]
+Method = Literal["auto", "mip"]
 Status = Literal["optimal", "feasible", "infeasible", "no_solution", "cutoff"]
 
 
@@ -215,6 +218,17 @@ class LocationResult:
         Sorted indices of open sites.
     assignment
         Site index serving each client.
+    solver
+        What proved the result: ``highs`` or ``cbc`` (the MIP), or ``lagrangian`` (the
+        Lagrangian branch-and-bound of pure p-median problems, which needs no MIP solver).
+    formulation
+        The model solved (``radius``, ``assignment``, ``lagrangian``, or a block count).
+    n_variables, n_constraints, n_nonzeros
+        Size of the last model (for ``lagrangian``: sites, clients and allowed pairs).
+    rounds
+        MIP rounds (more cost levels or contiguity cuts added between them).
+    nodes
+        Nodes of the Lagrangian search tree (0 when it did not run).
     """
 
     status: Status
@@ -230,6 +244,7 @@ class LocationResult:
     n_constraints: int
     n_nonzeros: int
     rounds: int
+    nodes: int = 0
 
     def __repr__(self) -> str:
         return (
@@ -531,6 +546,7 @@ def _finish(
     formulation: str,
     size: tuple[int, int, int],
     rounds: int,
+    nodes: int = 0,
 ) -> LocationResult:
     """Turn a solve's outcome into a result: clamp the bound, compute the gap, settle status.
 
@@ -557,6 +573,7 @@ def _finish(
         n_constraints=size[1],
         n_nonzeros=size[2],
         rounds=rounds,
+        nodes=nodes,
     )
     logger.info("%r", result)
     return result
@@ -575,6 +592,7 @@ def solve(
     heuristic_seconds: float = 10.0,
     level_margin: int | None = 10,
     decompose: bool = True,
+    method: Method = "auto",
 ) -> LocationResult:
     """Solve a location problem to proven optimality (or the best plan within the time limit).
 
@@ -608,6 +626,12 @@ def solve(
         Solve independent blocks (for example counties, when pairs never cross them) one by
         one, then check the count bounds that span blocks; if those hold, the union is optimal
         for the whole problem, otherwise the whole problem is solved at once.
+    method
+        ``"auto"`` (default): a pure p-median (``p`` given; no groups, loads or contiguity) whose
+        dense cost matrix fits in memory is first solved by Lagrangian branch-and-bound, which
+        needs no MIP solver and proves most instances in a fraction of the MIP's time; if its
+        tree does not close within 60 % of the time limit, the MIP takes over from its best
+        plan. ``"mip"``: always the MIP (``solver``).
 
     Returns
     -------
@@ -623,6 +647,8 @@ def solve(
     """
     if solver not in ("highs", "cbc"):
         raise PolicyError(f"solver must be 'highs' or 'cbc', not {solver!r}")
+    if method not in ("auto", "mip"):
+        raise PolicyError(f"method must be 'auto' or 'mip', not {method!r}")
     t0 = time.perf_counter()
     _presolve_checks(prob)
     if decompose and prob.p is None:
@@ -651,6 +677,38 @@ def solve(
             heuristic_seconds=heuristic_seconds,
             t0=t0,
         )
+    floor = -math.inf  # a lower bound proven before the MIP runs
+    tree_start: list[int] | None = None
+    tree_nodes = 0
+    if method == "auto" and _tree_applies(prob):
+        tree = _solve_tree(
+            prob, gap=gap, time_limit=time_limit, t0=t0, heuristic_seconds=heuristic_seconds
+        )
+        if tree is not None and tree.proven:
+            objective, assignment = prob.objective_of(tree.open_sites)
+            return _finish(
+                status="optimal",
+                objective=objective,
+                bound=tree.bound,
+                gap=gap,
+                t0=t0,
+                open_sites=tree.open_sites,
+                assignment=assignment,
+                solver="lagrangian",
+                formulation="lagrangian",
+                size=(prob.n_sites, prob.n_clients, len(prob.cost)),
+                rounds=0,
+                nodes=tree.nodes,
+            )
+        if tree is not None:
+            logger.info(
+                "Lagrangian tree not closed after %d nodes (bound %.6g, plan %.6g); "
+                "the MIP takes over",
+                tree.nodes,
+                tree.bound,
+                tree.objective,
+            )
+            tree_start, floor, tree_nodes = tree.open_sites, tree.bound, tree.nodes
     lv = _levels(prob)
     n_levels = np.array([len(c) for c in lv.costs], dtype=np.int64)
     initial_levels_given = initial_levels
@@ -661,8 +719,8 @@ def solve(
         )
     depth = np.minimum(n_levels - 1, initial_levels).clip(min=0)
 
-    start = _greedy_start(prob)
-    if start is not None:
+    start = tree_start if tree_start is not None else _greedy_start(prob)
+    if start is not None and tree_start is None:
         start = local_search(prob, start, time_limit=heuristic_seconds)
     best_open: list[int] | None = start
     best_obj = prob.objective_of(start)[0] if start is not None else math.inf
@@ -752,7 +810,7 @@ def solve(
     return _finish(
         status=status,
         objective=objective,
-        bound=bound,
+        bound=max(bound, floor),
         gap=gap,
         t0=t0,
         open_sites=best_open,
@@ -761,7 +819,77 @@ def solve(
         formulation="radius",
         size=(n_vars, n_cons, nnz),
         rounds=rounds,
+        nodes=tree_nodes,
     )
+
+
+# Largest clients × sites matrix the Lagrangian tree works on densely (float64 + float32 copies
+# and a few float64 work arrays of the local search: about 50 bytes an entry, 500 MB at the limit).
+_TREE_MAX_ENTRIES = 10_000_000
+
+
+def _tree_applies(prob: LocationProblem) -> bool:
+    """Whether the Lagrangian branch-and-bound can solve ``prob``: a pure p-median that fits."""
+    return (
+        prob.p is not None
+        and not prob.groups
+        and not prob.needs_assignment
+        and prob.n_clients * prob.n_sites <= _TREE_MAX_ENTRIES
+    )
+
+
+def _solve_tree(
+    prob: LocationProblem,
+    *,
+    gap: float,
+    time_limit: float | None,
+    t0: float,
+    heuristic_seconds: float,
+) -> TreeResult | None:
+    """Run the Lagrangian branch-and-bound on the dense weighted cost matrix of ``prob``.
+
+    Returns ``None`` when the greedy start leaves a client unserved (the MIP path then decides
+    feasibility).
+    """
+    assert prob.weights is not None and prob.p is not None
+    costs = np.full((prob.n_clients, prob.n_sites), np.inf)
+    weighted = prob.weights[prob.client] * prob.cost
+    costs[prob.client, prob.site] = weighted
+    if np.count_nonzero(np.isfinite(costs)) < len(prob.client):
+        costs[prob.client, prob.site] = np.inf
+        np.minimum.at(costs, (prob.client, prob.site), weighted)  # repeated pairs: cheapest
+    site_cost = np.zeros(prob.n_sites) if prob.site_cost is None else np.asarray(prob.site_cost)
+    fixed_open = np.asarray(sorted(prob.fixed_open), dtype=np.int64)
+    allowed = np.ones(prob.n_sites, dtype=bool)
+    allowed[list(prob.fixed_closed)] = False
+
+    def improve(sites: list[int], seconds: float = min(2.0, heuristic_seconds)) -> list[int]:
+        found = _dense.swap(costs, np.asarray(sites), site_cost, fixed_open, allowed, seconds)
+        return [int(j) for j in found]
+
+    greedy = _dense.greedy(costs, prob.p, site_cost, fixed_open, allowed)
+    start = improve(greedy.tolist(), heuristic_seconds)
+    if not np.isfinite(costs[:, start].min(axis=1)).all():
+        return None
+    tree = branch_and_bound(
+        costs,
+        prob.p,
+        start,
+        site_cost=site_cost,
+        fixed_open=prob.fixed_open,
+        fixed_closed=prob.fixed_closed,
+        gap=gap,
+        deadline=None if time_limit is None else t0 + 0.6 * time_limit,
+        improve=improve,
+    )
+    logger.info(
+        "Lagrangian tree: %d nodes, root bound %.6g, plan %.6g, %s",
+        tree.nodes,
+        tree.root_bound,
+        tree.objective,
+        "proven" if tree.proven else "not closed",
+    )
+    return tree
 
 
 def _pair_cost(prob: LocationProblem, lv: _Levels, i: int, j: int) -> float:
@@ -1496,10 +1624,8 @@ def p_median(
 
 def _cost_table(costs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Turn a dense, sparse or long cost table into parallel pair arrays."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None  # type: ignore[assignment]
+    # pandas is imported only for a table that comes from it (the import alone costs ~0.3 s)
+    pd = sys.modules.get("pandas") if type(costs).__module__.startswith("pandas") else None
     if pd is not None and isinstance(costs, pd.DataFrame):
         missing = {"client", "site", "cost"} - set(costs.columns)
         if missing:

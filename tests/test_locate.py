@@ -72,18 +72,22 @@ def instances(seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray, int]]
     return out
 
 
+@pytest.mark.parametrize("method", ["auto", "mip"])
 @pytest.mark.parametrize("k", range(45))
-def test_p_median_highs_matches_brute_force(k: int) -> None:
+def test_p_median_matches_brute_force(k: int, method: str) -> None:
+    """Both paths: the Lagrangian tree (auto) and the HiGHS radius model (mip)."""
     c, w, p = instances(20240, 45)[k]
     best = brute_p_median(c, w, p)
     if not math.isfinite(best):
         with pytest.raises(InfeasibleError):
-            p_median(c, p, w, **EXACT)
+            p_median(c, p, w, method=method, **EXACT)
         return
-    r = p_median(c, p, w, **EXACT)
+    r = p_median(c, p, w, method=method, **EXACT)
     assert r.status == "optimal"
+    assert r.solver == ("highs" if method == "mip" else "lagrangian")
     assert len(r.open_sites) == p
     assert r.objective == pytest.approx(best, rel=1e-9, abs=1e-9)
+    assert r.bound == pytest.approx(best, rel=1e-9, abs=1e-9)  # exact: gap 0 asked
     assert_consistent(c, w, r)
 
 
@@ -93,9 +97,9 @@ def test_p_median_cbc_matches_brute_force(k: int) -> None:
     best = brute_p_median(c, w, p)
     if not math.isfinite(best):
         with pytest.raises(InfeasibleError):
-            p_median(c, p, w, solver="cbc", **EXACT)
+            p_median(c, p, w, solver="cbc", method="mip", **EXACT)
         return
-    r = p_median(c, p, w, solver="cbc", **EXACT)
+    r = p_median(c, p, w, solver="cbc", method="mip", **EXACT)
     assert r.solver == "cbc"
     assert len(r.open_sites) == p
     assert r.objective == pytest.approx(best, rel=1e-9, abs=1e-9)
@@ -229,7 +233,7 @@ def test_lazy_levels_from_one_level_reach_the_optimum(seed: int) -> None:
         pytest.skip("no feasible 2-median in this draw")
     rows, cols = np.nonzero(np.isfinite(c))
     prob = LocationProblem(n, m, rows, cols, c[rows, cols], w, p=2)
-    r = solve(prob, initial_levels=1, heuristic_seconds=0.0, **EXACT)
+    r = solve(prob, initial_levels=1, heuristic_seconds=0.0, method="mip", **EXACT)
     assert r.objective == pytest.approx(best, rel=1e-9)
     assert_consistent(c, w, r)
 
@@ -242,7 +246,7 @@ def test_lazy_levels_with_a_bad_start_need_more_rounds() -> None:
     w = np.array([50, 1, 1, 1, 1, 1, 1, 1, 60], dtype=float)
     best = brute_p_median(c, w, 1)
     prob = LocationProblem(9, 9, *np.nonzero(np.isfinite(c)), c[np.isfinite(c)], w, p=1)
-    r = solve(prob, initial_levels=1, heuristic_seconds=0.0, **EXACT)
+    r = solve(prob, initial_levels=1, heuristic_seconds=0.0, method="mip", **EXACT)
     assert r.objective == pytest.approx(best)
     assert r.status == "optimal"
     assert r.rounds >= 2  # levels were added lazily
@@ -313,7 +317,7 @@ def test_time_limit_returns_a_feasible_plan_with_its_gap() -> None:
     c = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
     w = rng.integers(1, 1000, size=300).astype(float)
     t0 = time.perf_counter()
-    r = p_median(c, 20, w, time_limit=1, heuristic_seconds=0.5)
+    r = p_median(c, 20, w, time_limit=1, heuristic_seconds=0.5, method="mip")
     wall = time.perf_counter() - t0
     assert r.status in {"optimal", "feasible"}
     assert len(r.open_sites) == 20
