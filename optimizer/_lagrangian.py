@@ -27,12 +27,15 @@ the tree does not close within its budget.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 # Subgradient schedule: the root gets a long run, nodes a short warm-started one. Chosen on the
 # OR-Library pmed instances (benchmarks/): longer node runs give slightly fewer nodes but cost
@@ -43,6 +46,7 @@ _NODE_ITERATIONS = 100
 _NODE_PATIENCE = 10
 _MIN_STEP = 1e-4
 _ROOT_PROBE = 25
+_PROGRESS_SECONDS = 5.0  # log the search's state this often
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,7 @@ def branch_and_bound(
     stack = [_Node(opened, free, v0, -math.inf, root=True)]
     fathomed = math.inf  # smallest bound among pruned nodes
     nodes = 0
+    next_report = time.perf_counter() + _PROGRESS_SECONDS
     root_closed = np.zeros(0, dtype=np.int64)
     root_bound = -math.inf
     while stack:
@@ -301,6 +306,15 @@ def branch_and_bound(
             )
         node = stack.pop()
         nodes += 1
+        if time.perf_counter() >= next_report:
+            next_report += _PROGRESS_SECONDS
+            logger.info(
+                "Lagrangian tree: %d nodes searched, %d open, best plan %.6g, root bound %.6g",
+                nodes,
+                len(stack),
+                tree.ub,
+                root_bound,
+            )
         k = p - int(node.opened.sum())
         n_free = int(node.free.sum())
         if k < 0 or n_free < k:
