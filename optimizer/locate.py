@@ -863,12 +863,12 @@ def _solve_tree(
     allowed = np.ones(prob.n_sites, dtype=bool)
     allowed[list(prob.fixed_closed)] = False
 
-    def improve(sites: list[int], seconds: float = min(2.0, heuristic_seconds)) -> list[int]:
-        found = _dense.swap(costs, np.asarray(sites), site_cost, fixed_open, allowed, seconds)
-        return [int(j) for j in found]
+    search = _dense.LocalSearch(costs, site_cost, fixed_open, allowed)
 
-    greedy = _dense.greedy(costs, prob.p, site_cost, fixed_open, allowed)
-    start = improve(greedy.tolist(), heuristic_seconds)
+    def improve(sites: list[int], seconds: float = min(2.0, heuristic_seconds)) -> list[int]:
+        return [int(j) for j in search.improve(np.asarray(sites), seconds)]
+
+    start = improve(search.greedy(prob.p).tolist(), heuristic_seconds)
     if not np.isfinite(costs[:, start].min(axis=1)).all():
         return None
     tree = branch_and_bound(

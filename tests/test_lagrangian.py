@@ -141,7 +141,8 @@ def test_same_input_gives_the_same_plan() -> None:
 
 def test_expired_deadline_returns_the_best_plan_unproven() -> None:
     c = uniform(3, 60, 30)
-    start = _dense.greedy(c, 5, np.zeros(30), np.zeros(0, dtype=np.int64), np.ones(30, bool))
+    search = _dense.LocalSearch(c, np.zeros(30), np.zeros(0, dtype=np.int64), np.ones(30, bool))
+    start = search.greedy(5)
     tree = branch_and_bound(c, 5, start.tolist(), gap=0.0, deadline=time.perf_counter())
     assert not tree.proven
     assert tree.nodes == 1  # the root is always evaluated
@@ -168,7 +169,8 @@ def test_dense_swap_reaches_a_local_optimum(seed: int) -> None:
     """No single swap improves the plan the dense local search returns."""
     c = geometric(300 + seed, 50, 15)
     f = np.zeros(15)
-    sites = _dense.swap(c, np.arange(4), f, np.zeros(0, dtype=np.int64), np.ones(15, bool))
+    search = _dense.LocalSearch(c, f, np.zeros(0, dtype=np.int64), np.ones(15, bool))
+    sites = search.improve(np.arange(4))
     value = plan_value(c, sites)
     for out in sites:
         for inn in set(range(15)) - set(sites.tolist()):
