@@ -157,7 +157,8 @@ class StaffingPolicy:
         incidents for stations, population for offices, cases for courts.
     limit_units_to_staffable
         Also check that no county keeps more units than its staff can man at the minimum
-        (``staffable_units``), a constraint the location model can impose.
+        (``staffable_units``). This is a check on the plan, listing every county over; the
+        location model does not impose it.
     """
 
     station_min_township: int = 5
