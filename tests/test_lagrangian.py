@@ -98,7 +98,6 @@ def test_tree_honours_site_costs_and_fixed_sites(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_tree_with_forbidden_pairs(seed: int) -> None:
-    rng = np.random.default_rng(200 + seed)
     c = geometric(200 + seed, 35, 11)
     c[c > 55] = np.inf  # only sites within 55 serve a client
     best = brute(c, 3)
@@ -107,7 +106,6 @@ def test_tree_with_forbidden_pairs(seed: int) -> None:
     r = p_median(c, 3, gap=0.0)
     assert r.objective == pytest.approx(best)
     assert np.isfinite(c[np.arange(35), r.assignment]).all()
-    del rng
 
 
 def test_real_valued_costs_stop_within_the_gap() -> None:
