@@ -249,9 +249,9 @@ def worker_spopt(args: argparse.Namespace) -> None:
 
 def worker_plan(args: argparse.Namespace) -> None:
     """Load the province and make the plan in-process, without writing outputs."""
-    from optimizer.io import load_inputs
-    from optimizer.plan import make_plan
-    from optimizer.policy import Policy
+    from optimizer.inputs.reading import load_inputs
+    from optimizer.pipeline import make_plan
+    from optimizer.rules.policy import Policy
 
     policy = Policy()
     if args.plan_time_limit:

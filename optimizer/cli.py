@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from optimizer import __version__
-from optimizer._paths import sample_dir
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+from optimizer.paths import sample_dir
 
 __all__ = ["bundled_sample", "main"]
 
@@ -118,9 +118,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from optimizer.io import load_inputs
-    from optimizer.plan import make_plan
-    from optimizer.policy import Policy, load_scenario
+    from optimizer.inputs import load_inputs
+    from optimizer.outputs import write_plan
+    from optimizer.pipeline import make_plan
+    from optimizer.rules.policy import Policy, load_scenario
 
     policy = load_scenario(args.scenario) if args.scenario else Policy()
     overrides: dict[str, object] = {}
@@ -148,13 +149,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     )
     types = [t.strip() for t in args.types.split(",")] if args.types else None
     plan = make_plan(inputs, policy, types=types)
-    written = plan.write(args.out, map_tiles=args.tiles)
+    written = write_plan(plan, args.out, map_tiles=args.tiles)
     print(_summary(plan, args.out, written))
     return 0
 
 
 def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
-    from optimizer.results import Plan
+    from optimizer.report.plan import Plan
 
     assert isinstance(plan, Plan)
     lines = [
@@ -180,8 +181,8 @@ def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from optimizer.io import load_inputs
-    from optimizer.policy import load_scenario
+    from optimizer.inputs.reading import load_inputs
+    from optimizer.rules.policy import load_scenario
     from optimizer.scenarios import compare_table, run_scenarios, write_comparison
 
     if len(args.scenarios) < 2:

@@ -1,7 +1,7 @@
 """Run several scenarios on the same data and put their plans side by side.
 
 A planner rarely adopts the first plan: a 35 % or a 40 % cut? a distance limit? the cut counted
-per county? :func:`run_scenarios` solves one plan per :class:`~optimizer.policy.Policy` (in
+per county? :func:`run_scenarios` solves one plan per :class:`~optimizer.rules.policy.Policy` (in
 parallel processes where the machine has more than one core), :func:`compare_table` gives one
 row per scenario with the numbers leaders ask about, :func:`township_differences` lists, per
 township, the station each scenario gives it, and :func:`write_comparison` writes the tables,
@@ -10,8 +10,8 @@ nothing.
 
 Examples
 --------
->>> from optimizer.io import load_inputs
->>> from optimizer.policy import load_scenario
+>>> from optimizer.inputs.reading import load_inputs
+>>> from optimizer.rules.policy import load_scenario
 >>> from optimizer.scenarios import compare_table, run_scenarios, write_comparison
 >>> inputs = load_inputs("data/sample")  # doctest: +SKIP
 >>> plans = run_scenarios(inputs, [load_scenario("scenarios/baseline.yaml"),
@@ -37,10 +37,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import PolicyError
-from optimizer.io import Inputs
-from optimizer.policy import Policy
-from optimizer.results import Plan
+from optimizer.errors import DataError, InfeasibleError, PolicyError
+from optimizer.inputs import Inputs
+from optimizer.outputs import charts, maps, write_plan
+from optimizer.outputs.tables import FIXED_TIME
+from optimizer.pipeline import make_plan
+from optimizer.report import Plan
+from optimizer.rules import Policy
 from optimizer.schema import FACILITY_LABELS_ZH
 
 __all__ = [
@@ -85,8 +88,6 @@ _TYPE_HEADERS_ZH = {
 
 def _run_one(inputs: Inputs, policy: Policy, types: Sequence[str] | None = None) -> Plan:
     """Plan one scenario (module level, so worker processes can unpickle it)."""
-    from optimizer.plan import make_plan
-
     return make_plan(inputs, policy, types=types)
 
 
@@ -116,7 +117,7 @@ def run_scenarios(
     Parameters
     ----------
     inputs
-        Validated inputs (:func:`optimizer.io.load_inputs`), or one per scenario (for scenarios
+        Validated inputs (:func:`optimizer.inputs.reading.load_inputs`), or one per scenario (for scenarios
         that read the data differently, e.g. other ``police.tibetan_prefixes``).
     policies
         One policy per scenario; names must differ.
@@ -124,7 +125,7 @@ def run_scenarios(
         Worker processes; default: the number of cores, at most the number of scenarios.
         ``1`` runs serially. The plans are the same either way (only solver wall times differ).
     types
-        Facility types to plan (see :func:`optimizer.plan.make_plan`); default: all present.
+        Facility types to plan (see :func:`optimizer.pipeline.make_plan`); default: all present.
 
     Returns
     -------
@@ -166,8 +167,6 @@ def run_scenarios(
 
 def _named(fn: Any, inputs: Inputs, policy: Policy) -> Plan:
     """Call ``fn`` and put the scenario's name in front of any problem it reports."""
-    from optimizer.errors import DataError, InfeasibleError
-
     try:
         return fn(inputs, policy)  # type: ignore[no-any-return]
     except (PolicyError, InfeasibleError, DataError) as exc:
@@ -406,8 +405,6 @@ def _summary_rows(
 def _write_workbook(
     plans: Sequence[Plan], table: pd.DataFrame, diff: pd.DataFrame, path: Path
 ) -> None:
-    from optimizer.exports import _FIXED_TIME
-
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         pd.DataFrame(_summary_rows(plans, table, diff), columns=["项目", "数值"]).to_excel(
             xw, sheet_name="汇总", index=False
@@ -415,8 +412,8 @@ def _write_workbook(
         _zh_compare(table).to_excel(xw, sheet_name="方案对比", index=False)
         _zh_differences(diff).to_excel(xw, sheet_name="乡镇差异", index=False)
         wb = xw.book
-        wb.properties.created = _FIXED_TIME
-        wb.properties.modified = _FIXED_TIME
+        wb.properties.created = FIXED_TIME
+        wb.properties.modified = FIXED_TIME
         wb.properties.creator = "optimizer"
         for ws in wb.worksheets:
             ws.freeze_panes = "A2"
@@ -426,7 +423,7 @@ def _write_workbook(
 
 
 def compare_page(plans: Sequence[Plan], *, tiles: str | None = None) -> Any:
-    """Return the side-by-side map of the plans (see :func:`optimizer.maps.compare_map`).
+    """Return the side-by-side map of the plans (see :func:`optimizer.outputs.maps.compare_map`).
 
     Parameters
     ----------
@@ -438,11 +435,9 @@ def compare_page(plans: Sequence[Plan], *, tiles: str | None = None) -> Any:
     Returns
     -------
     branca.element.Figure
-        Write it with :func:`optimizer.maps.save_map`; show it in a notebook with
-        :func:`optimizer.maps.inline`.
+        Write it with :func:`optimizer.outputs.maps.save_map`; show it in a notebook with
+        :func:`optimizer.outputs.maps.inline`.
     """
-    from optimizer import maps
-
     diff = township_differences(plans)
     differ = sorted(set(diff.loc[diff["differs"], "code"]))
     label = "、".join(FACILITY_LABELS_ZH.get(t, t) for t in plans[0].types)
@@ -488,8 +483,6 @@ def write_comparison(
     list of pathlib.Path
         The files and folders written (top level of ``out_dir``).
     """
-    from optimizer import charts, maps
-
     plans = list(plans)
     if not plans:
         raise PolicyError("no plans to compare")
@@ -516,7 +509,7 @@ def write_comparison(
         names += charts.write_charts(plans, tmp)
         if write_plans:
             for i, p in enumerate(plans, start=1):
-                p.write(tmp / "plans" / scenario_slug(p.policy.name, i), map_tiles=map_tiles)
+                write_plan(p, tmp / "plans" / scenario_slug(p.policy.name, i), map_tiles=map_tiles)
             names.append("plans")
         out.mkdir(parents=True, exist_ok=True)
         written = []

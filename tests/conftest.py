@@ -1,6 +1,6 @@
 """Shared fixtures: a tiny but valid planning data set, and a factory for variants of it.
 
-``tiny_data`` is a data folder that :func:`optimizer.io.load_inputs` reads without problems:
+``tiny_data`` is a data folder that :func:`optimizer.inputs.reading.load_inputs` reads without problems:
 
 - 2 counties × 6 square townships (0.05° ≈ 5 km side) near 104.0-104.3 E, 30.0-30.1 N, stored
   as ``townships.gpkg`` in EPSG:4490 with Chinese names and English canonical headers.

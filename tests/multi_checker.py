@@ -4,8 +4,8 @@ A sibling of :mod:`plan_checker`: nothing here imports :mod:`optimizer.plan`,
 :mod:`optimizer.results`, :mod:`optimizer.checks`, :mod:`optimizer.locate` or
 :mod:`optimizer.staffing`. Numbers are recomputed from the raw inputs and the decisions a plan
 reports (``plan.to_dict()``); the adjacency graph comes from
-:func:`optimizer.network.township_adjacency` (its edges only: connectivity is a BFS written here)
-and the seats from :func:`optimizer.geo.township_seats`.
+:func:`optimizer.spatial.network.township_adjacency` (its edges only: connectivity is a BFS written here)
+and the seats from :func:`optimizer.inputs.geometry.township_seats`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pandas as pd
 from pyproj import Transformer
 from shapely.geometry import box
 
-from optimizer import geo
+from optimizer.inputs import geometry as geo
 
 POLICE, JUDICIAL, COURT = "police_station", "judicial_office", "court"
 TYPES = (POLICE, JUDICIAL, COURT)

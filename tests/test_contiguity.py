@@ -22,12 +22,12 @@ from multi_checker import (
 )
 from shapely.geometry import box
 
-from optimizer import network
 from optimizer.errors import InfeasibleError
-from optimizer.io import load_inputs
-from optimizer.locate import LocationProblem, solve
-from optimizer.plan import make_plan
-from optimizer.policy import Policy
+from optimizer.inputs.reading import load_inputs
+from optimizer.pipeline import make_plan
+from optimizer.rules.policy import Policy
+from optimizer.solver.locate import LocationProblem, solve
+from optimizer.spatial import network
 
 EXACT = {"gap": 0.0, "time_limit": 60}
 

@@ -18,10 +18,11 @@ from multi_checker import (
 )
 from shapely.geometry import box
 
-from optimizer import network
-from optimizer.io import Inputs, load_inputs
-from optimizer.plan import make_plan
-from optimizer.policy import Policy
+from optimizer.inputs.reading import Inputs, load_inputs
+from optimizer.outputs import write_plan
+from optimizer.pipeline import make_plan
+from optimizer.rules.policy import Policy
+from optimizer.spatial import network
 
 
 def court_check(plan: dict[str, Any], needle: str) -> dict[str, Any]:
@@ -158,7 +159,7 @@ def test_county_without_courts_served_by_is_null_in_plan_json(tmp_path: Path) ->
 
 def test_county_without_courts_plan_writes(tmp_path: Path) -> None:
     plan = make_plan(no_court_county(tmp_path), Policy(), types=[COURT])
-    plan.write(tmp_path / "out")
+    write_plan(plan, tmp_path / "out")
     assert (tmp_path / "out" / "plan.json").is_file()
 
 

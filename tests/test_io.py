@@ -15,7 +15,7 @@ from shapely.geometry import Point
 
 from optimizer import schema
 from optimizer.errors import DataError
-from optimizer.io import Inputs, detect_dbf_encoding, load_inputs
+from optimizer.inputs.reading import Inputs, detect_dbf_encoding, load_inputs
 
 TOWNSHIP_COLUMNS = [
     "code",

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from optimizer import _dense
-from optimizer._lagrangian import branch_and_bound
-from optimizer.locate import LocationProblem, p_median, solve
+from optimizer.solver import dense
+from optimizer.solver.lagrangian import branch_and_bound
+from optimizer.solver.locate import LocationProblem, p_median, solve
 
 
 def geometric(seed: int, n_clients: int, n_sites: int, integral: bool = True) -> np.ndarray:
@@ -139,7 +139,7 @@ def test_same_input_gives_the_same_plan() -> None:
 
 def test_expired_deadline_returns_the_best_plan_unproven() -> None:
     c = uniform(3, 60, 30)
-    search = _dense.LocalSearch(c, np.zeros(30), np.zeros(0, dtype=np.int64), np.ones(30, bool))
+    search = dense.LocalSearch(c, np.zeros(30), np.zeros(0, dtype=np.int64), np.ones(30, bool))
     start = search.greedy(5)
     tree = branch_and_bound(c, 5, start.tolist(), gap=0.0, deadline=time.perf_counter())
     assert not tree.proven
@@ -167,7 +167,7 @@ def test_dense_swap_reaches_a_local_optimum(seed: int) -> None:
     """No single swap improves the plan the dense local search returns."""
     c = geometric(300 + seed, 50, 15)
     f = np.zeros(15)
-    search = _dense.LocalSearch(c, f, np.zeros(0, dtype=np.int64), np.ones(15, bool))
+    search = dense.LocalSearch(c, f, np.zeros(0, dtype=np.int64), np.ones(15, bool))
     sites = search.improve(np.arange(4))
     value = plan_value(c, sites)
     for out in sites:

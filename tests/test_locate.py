@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from optimizer import locate
 from optimizer.errors import InfeasibleError
-from optimizer.locate import LocationProblem, SiteGroup, p_median, solve
+from optimizer.solver import locate
+from optimizer.solver.locate import LocationProblem, SiteGroup, p_median, solve
 
 EXACT = {"gap": 0.0, "time_limit": 60}
 

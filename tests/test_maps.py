@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import box
 
 from optimizer.errors import DataError
-from optimizer.maps import (
+from optimizer.outputs.maps import (
     FILL_OPACITY,
     PALETTE,
     external_references,

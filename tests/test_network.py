@@ -13,16 +13,18 @@ import pytest
 from shapely.affinity import translate
 from shapely.geometry import LineString, Point, box
 
-from optimizer import io, network
-from optimizer._paths import sample_dir
 from optimizer.errors import DataError
+from optimizer.inputs import read_roads
+from optimizer.inputs import reading as io
+from optimizer.paths import sample_dir
 from optimizer.sample import MOUNTAIN_PREFIXES, build_sample, write_sample
+from optimizer.spatial import network
 
 UTM = "EPSG:32648"
 
 
 #: Hand-made polygons are drawn at (0, 0) and moved to Sichuan (105 E, 29.8 N) in UTM 48N, so
-#: that optimizer.geo.projected_crs picks the same zone and coordinates stay readable.
+#: that optimizer.inputs.geometry.projected_crs picks the same zone and coordinates stay readable.
 X0, Y0 = 500_000.0, 3_300_000.0
 
 
@@ -345,12 +347,12 @@ def chinese_roads() -> gpd.GeoDataFrame:
 def test_read_roads_chinese_classes_gpkg(tmp_path: Path) -> None:
     path = tmp_path / "roads.gpkg"
     chinese_roads().to_file(path)
-    roads = network.read_roads(path)
+    roads = read_roads(path)
     assert roads["class"].tolist() == ["国道", "县道", "乡道", "机耕道"]
     assert roads["speed_kmh"].tolist() == [60.0, 40.0, 35.0, 15.0]
     assert roads["speed_from"].tolist() == ["class", "class", "given", "class"]
     assert roads.crs.to_epsg() == 4326
-    custom = network.read_roads(path, speeds={"国道": 80})
+    custom = read_roads(path, speeds={"国道": 80})
     assert custom["speed_kmh"].iloc[0] == 80.0
 
 
@@ -361,7 +363,7 @@ def test_read_roads_gbk_shapefile_without_cpg(tmp_path: Path) -> None:
         extra.unlink()
     raw = (tmp_path / "roads.dbf").read_bytes()
     assert "国道".encode("gbk") in raw
-    roads = network.read_roads(path)
+    roads = read_roads(path)
     assert roads["class"].tolist() == ["国道", "县道", "乡道", "机耕道"]
     assert roads["speed_kmh"].tolist() == [60.0, 40.0, 35.0, 15.0]
 
@@ -381,7 +383,7 @@ def test_read_roads_lists_every_problem(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="crs"):
         bad.to_file(path)
     with pytest.raises(DataError) as err:
-        network.read_roads(path)
+        read_roads(path)
     text = str(err.value)
     problems = err.value.problems
     assert len(problems) >= 5, text
@@ -394,7 +396,7 @@ def test_read_roads_lists_every_problem(tmp_path: Path) -> None:
     nothing = gpd.GeoDataFrame({"name": ["a"]}, geometry=[LineString([(0, 0), (1, 1)])], crs=4326)
     nothing.to_file(tmp_path / "plain.gpkg")
     with pytest.raises(DataError, match="no road class or speed column"):
-        network.read_roads(tmp_path / "plain.gpkg")
+        read_roads(tmp_path / "plain.gpkg")
 
 
 def test_load_inputs_picks_up_roads(make_data_dir, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -426,7 +428,7 @@ def test_sample_roads_deterministic_labelled_and_connected(tmp_path: Path) -> No
     assert pyogrio.list_layers(tmp_path / "a" / "roads.gpkg")[0][0] == "roads"
     info = pyogrio.read_info(tmp_path / "a" / "roads.gpkg")
     assert info["crs"] == "EPSG:4490"
-    roads = network.read_roads(tmp_path / "a" / "roads.gpkg")
+    roads = read_roads(tmp_path / "a" / "roads.gpkg")
     raw = gpd.read_file(tmp_path / "a" / "roads.gpkg")
     assert list(raw.columns) == ["class", "speed_kmh", "source", "geometry"]
     assert raw["source"].str.startswith("synthetic").all()

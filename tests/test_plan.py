@@ -18,9 +18,9 @@ from shapely.geometry import box
 
 from optimizer.cli import bundled_sample
 from optimizer.errors import InfeasibleError
-from optimizer.io import Inputs, load_inputs
-from optimizer.plan import make_plan
-from optimizer.policy import Policy
+from optimizer.inputs.reading import Inputs, load_inputs
+from optimizer.pipeline import make_plan
+from optimizer.rules.policy import Policy
 
 POLICE = "police_station"
 SIDE = 0.05

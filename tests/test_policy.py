@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.errors import PolicyError
-from optimizer.policy import Policy, load_scenario
+from optimizer.rules.policy import Policy, load_scenario
 
 
 def test_defaults_are_the_work_plan_numbers() -> None:

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from optimizer._paths import frame_dir
 from optimizer.errors import DataError
+from optimizer.paths import frame_dir
 from optimizer.sample import build_sample, write_sample
 
 FRAME = frame_dir()

@@ -15,10 +15,10 @@ import pytest
 
 from optimizer.cli import bundled_sample, main
 from optimizer.errors import PolicyError
-from optimizer.io import load_inputs
-from optimizer.maps import FILL_OPACITY, PALETTE, external_references
-from optimizer.policy import Policy, load_scenario
-from optimizer.results import Plan
+from optimizer.inputs.reading import load_inputs
+from optimizer.outputs.maps import FILL_OPACITY, PALETTE, external_references
+from optimizer.report.plan import Plan
+from optimizer.rules.policy import Policy, load_scenario
 from optimizer.scenarios import (
     compare_table,
     run_scenarios,
@@ -207,7 +207,7 @@ def test_cli_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_failure_leaves_nothing(
     plans: list[Plan], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from optimizer import charts
+    from optimizer.outputs import charts
 
     def boom(*a: object, **k: object) -> list[str]:
         raise RuntimeError("disk full")

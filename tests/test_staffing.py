@@ -14,13 +14,9 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError, PolicyError
+from optimizer.report.staffing import max_staffable_units, propose_staffing
+from optimizer.rules.staffing import StaffingPolicy, minimum_staff
 from optimizer.schema import kind_from_code
-from optimizer.staffing import (
-    StaffingPolicy,
-    max_staffable_units,
-    minimum_staff,
-    propose_staffing,
-)
 
 # ---------------------------------------------------------------------------------------------
 # a hand example: two counties of police stations

@@ -11,9 +11,10 @@ import openpyxl
 import pytest
 from multi_checker import COURT, JUDICIAL, POLICE, TYPES, staffing_violations, write_random
 
-from optimizer.io import load_inputs
-from optimizer.plan import make_plan
-from optimizer.policy import Policy
+from optimizer.inputs.reading import load_inputs
+from optimizer.outputs import write_plan
+from optimizer.pipeline import make_plan
+from optimizer.rules.policy import Policy
 
 
 def test_tiny_plan_staffing(tiny_data: Path) -> None:
@@ -92,7 +93,7 @@ def test_colocation_bonus(tiny_data: Path) -> None:
 def test_one_plan_for_all_three_outputs(tiny_data: Path, tmp_path: Path) -> None:
     plan = make_plan(load_inputs(tiny_data), Policy())
     assert plan.types == TYPES
-    plan.write(tmp_path / "out")
+    write_plan(plan, tmp_path / "out")
     wb = openpyxl.load_workbook(tmp_path / "out" / "plan.xlsx", read_only=True)
     for sheet in ("派出所", "司法所", "人民法庭", "人员配置", "规则检查"):
         assert sheet in wb.sheetnames

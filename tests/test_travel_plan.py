@@ -16,9 +16,9 @@ from multi_checker import POLICE, TYPES, seats_xy, sites_xy, utm_epsg
 from shapely.geometry import LineString
 
 from optimizer.errors import InfeasibleError
-from optimizer.io import Inputs, load_inputs
-from optimizer.plan import make_plan
-from optimizer.policy import Policy
+from optimizer.inputs.reading import Inputs, load_inputs
+from optimizer.pipeline import make_plan
+from optimizer.rules.policy import Policy
 
 COUNTY = "510122"
 SEAT_KMH, SITE_KMH = 60.0, 30.0

@@ -12,9 +12,9 @@ import pytest
 from shapely.geometry import Polygon
 
 from optimizer import schema
-from optimizer import validate as v
 from optimizer.errors import DataError
-from optimizer.io import load_inputs
+from optimizer.inputs import validate as v
+from optimizer.inputs.reading import load_inputs
 
 
 def problems_of(folder: Path, **kwargs: object) -> list[str]:

@@ -30,9 +30,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.spatial import Delaunay, QhullError
 
-from ._paths import frame_dir
-from .errors import DataError
-from .schema import (
+from optimizer import __version__ as version
+from optimizer.errors import DataError
+from optimizer.paths import frame_dir
+from optimizer.schema import (
     COURT,
     JUDICIAL,
     KIND_STREET,
@@ -970,8 +971,6 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
     Files are reproducible byte for byte: rows are sorted, coordinates sit on a 1e-6 degree
     grid and the GeoPackage timestamps are fixed through GDAL's ``OGR_CURRENT_DATE``.
     """
-    from . import __version__ as version
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -2,7 +2,7 @@
 
 Every function here is pure: it takes a table (or a column) and returns what it found as lists
 of short problem strings (data that cannot be used as it is) and notes (things that were
-repaired or assumed). Nothing raises; :func:`optimizer.io.load_inputs` gathers the problems of
+repaired or assumed). Nothing raises; :func:`optimizer.inputs.reading.load_inputs` gathers the problems of
 all files and raises one :class:`~optimizer.errors.DataError` at the end, so a planner sees every
 problem of a 3,000-row sheet in one run.
 
@@ -26,7 +26,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from optimizer import geo, schema
+from optimizer import schema
+from optimizer.inputs import geometry as geo
 
 __all__ = [
     "Rows",
@@ -120,10 +121,10 @@ class Rows:
         """
         numbers = [str(p + self.first) for p in positions]
         unit = self.unit if len(numbers) == 1 else f"{self.unit}s"
-        return f"{unit} {_listing(numbers)}"
+        return f"{unit} {listing(numbers)}"
 
 
-def _listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
+def listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
     """Join items with commas, cutting the list after ``limit`` items."""
     items = list(items)
     if len(items) <= limit:
@@ -131,7 +132,7 @@ def _listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
     return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
 
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
     """Return whether a cell is empty (None, NaN or only whitespace)."""
     if value is None:
         return True
@@ -291,7 +292,7 @@ def normalise_code(value: Any, digits: int) -> str | None:
     str or None
         The normalised code, or None when the value is not unambiguously such a code.
     """
-    if _is_blank(value):
+    if is_blank(value):
         return None
     text = str(value).strip().replace("\u3000", "")
     if not text.isdigit():
@@ -348,7 +349,7 @@ def check_codes(
     bad: list[tuple[int, str]] = []
     changed = 0
     for pos, value in enumerate(values.tolist()):
-        if _is_blank(value):
+        if is_blank(value):
             blank.append(pos)
             out.append(None)
             continue
@@ -362,7 +363,7 @@ def check_codes(
     if blank and not allow_blank:
         problems.append(f"{rows.file}: {column} is blank in {rows.many(blank)}; fill it in")
     if bad:
-        listed = _listing([f"{rows.at(p)} '{v}'" for p, v in bad])
+        listed = listing([f"{rows.at(p)} '{v}'" for p, v in bad])
         problems.append(
             f"{rows.file}: {column} is not a {digits}-digit code in {listed}; "
             f"write codes as text with {digits} digits"
@@ -412,7 +413,7 @@ def check_duplicates(values: pd.Series, rows: Rows, column: str) -> list[str]:
 
 def _to_number(value: Any) -> float | None:
     """Return a cell as a float, NaN when blank, or None when it is not a number."""
-    if _is_blank(value):
+    if is_blank(value):
         return math.nan
     if isinstance(value, bool):
         return None
@@ -464,7 +465,7 @@ def check_numbers(
     text: list[str] = []
     negative: list[str] = []
     for pos, (value, label) in enumerate(zip(values.tolist(), label_list, strict=True)):
-        tag = rows.at(pos) + (f" ({label})" if not _is_blank(label) else "")
+        tag = rows.at(pos) + (f" ({label})" if not is_blank(label) else "")
         number = _to_number(value)
         if number is None:
             text.append(f"{tag} '{value}'")
@@ -480,14 +481,14 @@ def check_numbers(
             out.append(number)
     problems = []
     if missing:
-        problems.append(f"{rows.file}: {column} is missing in {_listing(missing)}; fill it in")
+        problems.append(f"{rows.file}: {column} is missing in {listing(missing)}; fill it in")
     if text:
         problems.append(
-            f"{rows.file}: {column} is not a number in {_listing(text)}; write plain numbers"
+            f"{rows.file}: {column} is not a number in {listing(text)}; write plain numbers"
         )
     if negative:
         problems.append(
-            f"{rows.file}: {column} is negative in {_listing(negative)}; correct the value"
+            f"{rows.file}: {column} is negative in {listing(negative)}; correct the value"
         )
     return pd.Series(out, index=values.index, dtype="float64"), problems
 
@@ -514,7 +515,7 @@ def parse_flags(values: pd.Series, rows: Rows, column: str) -> tuple[pd.Series, 
     out: list[bool | None] = []
     bad: list[str] = []
     for pos, value in enumerate(values.tolist()):
-        if _is_blank(value):
+        if is_blank(value):
             out.append(None)
             continue
         key = str(value).strip().lower()
@@ -528,7 +529,7 @@ def parse_flags(values: pd.Series, rows: Rows, column: str) -> tuple[pd.Series, 
     problems = []
     if bad:
         problems.append(
-            f"{rows.file}: {column} must be 1/0, true/false or 是/否, not {_listing(bad)}"
+            f"{rows.file}: {column} must be 1/0, true/false or 是/否, not {listing(bad)}"
         )
     return pd.Series(out, index=values.index, dtype="object"), problems
 
@@ -560,7 +561,7 @@ def parse_kinds(
     bad: list[str] = []
     derived = 0
     for pos, (value, code) in enumerate(zip(values.tolist(), codes.tolist(), strict=True)):
-        if _is_blank(value):
+        if is_blank(value):
             if isinstance(code, str):
                 out.append(schema.kind_from_code(code))
                 derived += 1
@@ -574,7 +575,7 @@ def parse_kinds(
     problems = []
     if bad:
         problems.append(
-            f"{rows.file}: kind must be one of {', '.join(schema.KINDS)}, not {_listing(bad)}"
+            f"{rows.file}: kind must be one of {', '.join(schema.KINDS)}, not {listing(bad)}"
         )
     notes = []
     if derived and derived < len(values):
@@ -706,23 +707,23 @@ def check_geometries(
     problems = []
     if empty:
         problems.append(
-            f"{rows.file}: empty geometry in {_listing(empty)}; draw the township polygon"
+            f"{rows.file}: empty geometry in {listing(empty)}; draw the township polygon"
         )
     if wrong:
         problems.append(
-            f"{rows.file}: geometry is not a polygon in {_listing(wrong)}; "
+            f"{rows.file}: geometry is not a polygon in {listing(wrong)}; "
             "township boundaries must be polygons"
         )
     if broken:
         problems.append(
             f"{rows.file}: invalid geometry that cannot be repaired into a polygon in "
-            f"{_listing(broken)}; redraw it"
+            f"{listing(broken)}; redraw it"
         )
     notes = []
     if repaired:
         notes.append(
             f"{rows.file}: repaired {len(repaired)} invalid geometr"
-            f"{'y' if len(repaired) == 1 else 'ies'} with make_valid ({_listing(repaired)})"
+            f"{'y' if len(repaired) == 1 else 'ies'} with make_valid ({listing(repaired)})"
         )
     series = gpd.GeoSeries(out, index=geometry.index, crs=geometry.crs)
     return series, problems, notes
@@ -753,14 +754,14 @@ def check_facility_types(values: pd.Series, rows: Rows) -> tuple[pd.Series, list
     out: list[str | None] = []
     bad: list[str] = []
     for pos, value in enumerate(values.tolist()):
-        kind = None if _is_blank(value) else lookup.get(normalise_header(value))
+        kind = None if is_blank(value) else lookup.get(normalise_header(value))
         if kind is None:
-            bad.append(f"{rows.at(pos)} '{'' if _is_blank(value) else value}'")
+            bad.append(f"{rows.at(pos)} '{'' if is_blank(value) else value}'")
         out.append(kind)
     problems = []
     if bad:
         problems.append(
-            f"{rows.file}: unknown facility type in {_listing(bad)}; use one of "
+            f"{rows.file}: unknown facility type in {listing(bad)}; use one of "
             f"{', '.join(schema.FACILITY_TYPE_ALIASES)}"
         )
     return pd.Series(out, index=values.index, dtype="object"), problems
@@ -796,7 +797,7 @@ def check_known_townships(
     if not bad:
         return []
     return [
-        f"{rows.file}: township_code not in the townships layer for {_listing(bad)}; "
+        f"{rows.file}: township_code not in the townships layer for {listing(bad)}; "
         "use the post-merger township codes"
     ]
 
@@ -831,7 +832,7 @@ def check_coordinates(
             for p in positions
         ]
         problems.append(
-            f"{rows.file}: lon/lat out of range in {_listing(listed)}; give degrees "
+            f"{rows.file}: lon/lat out of range in {listing(listed)}; give degrees "
             "(lon about 97-110, lat about 26-35 in Sichuan), not projected metres"
         )
     return bad_mask, problems
@@ -846,7 +847,7 @@ def check_sites(
 ) -> list[str]:
     """Report facility sites farther than ``tolerance_m`` from their township polygon.
 
-    Distances are measured in metres in :func:`optimizer.geo.projected_crs`.
+    Distances are measured in metres in :func:`optimizer.inputs.geometry.projected_crs`.
 
     Parameters
     ----------

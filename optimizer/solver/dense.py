@@ -2,7 +2,7 @@
 
 The pure p-median path (:mod:`optimizer._lagrangian`) holds the whole weighted cost matrix in
 memory, so its heuristics can evaluate every move with a few vectorised passes instead of the
-pair-table bookkeeping of :mod:`optimizer._swap`, which has to respect arbitrary count bounds.
+pair-table bookkeeping of :mod:`optimizer.solver.swap`, which has to respect arbitrary count bounds.
 Forbidden pairs are ``inf`` in the matrix; here they cost a finite penalty larger than any
 feasible plan, so a plan that leaves a client unserved is never preferred to one that does not.
 """

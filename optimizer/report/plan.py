@@ -1,4 +1,4 @@
-"""The Plan: decisions, jurisdictions, metrics, rule checks with reasons, and its exports.
+"""The Plan: decisions, jurisdictions, metrics and rule checks with reasons.
 
 Rule checks and metrics are computed here from the decisions alone (which facilities are kept,
 which township each serves), not from the model, so they check the model rather than repeat it.
@@ -6,13 +6,9 @@ which township each serves), not from the model, so they check the model rather 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,48 +17,21 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from optimizer.checks import Check, type_checks
-from optimizer.io import Inputs
-from optimizer.locate import LocationResult
-from optimizer.policy import Policy
-from optimizer.schema import CLOSED_BECOMES, CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
+from optimizer.inputs import Inputs
+from optimizer.inputs import geometry as geo
+from optimizer.planning.decode import TypePlan
+from optimizer.report.checks import Check, type_checks
+from optimizer.report.staffing import propose_staffing
+from optimizer.rules.policy import Policy
+from optimizer.schema import CLOSED_BECOMES, CLOSED_BECOMES_ZH, POLICE
+from optimizer.spatial import network
 
-__all__ = ["Check", "Plan", "TypePlan", "build_plan", "jurisdictions"]
+__all__ = ["Check", "Plan", "TypePlan", "build_plan"]
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _STATUS_ORDER = {"optimal": 0, "feasible": 1, "no_solution": 2, "infeasible": 3}
-
-
-@dataclass
-class TypePlan:
-    """The solved plan of one facility type, before checks and metrics are derived."""
-
-    type: str
-    facilities: pd.DataFrame
-    assignment: pd.DataFrame
-    result: LocationResult
-    weight: str
-    scope: str
-    reduction: float | None
-    limits: dict[str, dict[str, Any]]
-    max_distance_km: float | None
-    circuity: float
-    central_min_townships: int
-    pinned_open: tuple[str, ...] = ()
-    pinned_closed: tuple[str, ...] = ()
-    screen_rule: str = ""
-    contiguity: bool = False
-    min_load: float | None = None
-    adjacent_only: bool = False
-    court_neighbours: dict[str, list[str]] = field(default_factory=dict)
-    weights: np.ndarray | None = None
-    site_bonus: np.ndarray | None = None
-    cost_basis: str = "distance"
-    travel_source: str = ""
-    max_minutes: float | None = None
-    worse_minutes: float = 15.0
 
 
 @dataclass
@@ -192,63 +161,6 @@ class Plan:
             "solver": solver_total,
         }
 
-    def write(self, out_dir: str | Path, *, map_tiles: str | None = None) -> list[Path]:
-        """Write every output file into ``out_dir``, all or nothing.
-
-        Files are first written to a temporary folder beside ``out_dir`` and moved in only
-        when all succeeded, so a failure leaves no half-written plan.
-
-        Parameters
-        ----------
-        out_dir
-            Output folder (created if needed).
-        map_tiles
-            Optional tile URL template of an office tile server for the map.
-
-        Returns
-        -------
-        list of pathlib.Path
-            The files written.
-        """
-        out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".plan-", dir=out.parent))
-        try:
-            names = self._write_all(tmp, map_tiles=map_tiles)
-            out.mkdir(parents=True, exist_ok=True)
-            written = []
-            for name in names:
-                os.replace(tmp / name, out / name)
-                written.append(out / name)
-            return written
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    def _write_all(self, d: Path, *, map_tiles: str | None) -> list[str]:
-        from optimizer import exports, maps
-
-        names = []
-        (d / "plan.json").write_text(
-            json.dumps(self.to_dict(), ensure_ascii=False, indent=1, allow_nan=False) + "\n",
-            encoding="utf-8",
-        )
-        names.append("plan.json")
-        names += exports.write_tables(self, d)
-        names += exports.write_jurisdictions(self, d)
-        label = "、".join(FACILITY_LABELS_ZH[t] for t in self.types)
-        title = f"{label}布局方案：{self.policy.name}"
-        m = maps.plan_map(
-            self.townships,
-            self.facilities,
-            title=title,
-            facility_types=list(self.types),
-            tiles=map_tiles,
-            synthetic=self.synthetic,
-        )
-        maps.save_map(m, d / "map.html")
-        names.append("map.html")
-        return names
-
 
 def _text(v: Any) -> str | None:
     """JSON-safe text: None for missing or empty values."""
@@ -304,13 +216,9 @@ def build_plan(
     """
     tw = inputs.townships.copy()
     if area_km2 is None:
-        from optimizer import geo
-
         area_km2 = tw.geometry.to_crs(geo.projected_crs(tw)).area.to_numpy() / 1e6
     tw["area_km2"] = np.round(area_km2, 3)
     if graph is None and any(tp.contiguity for tp in type_plans):
-        from optimizer import network
-
         graph = network.township_adjacency(inputs.townships)
     facs = []
     checks: list[Check] = []
@@ -393,8 +301,6 @@ def build_plan(
     synthetic = _is_synthetic(inputs)
     staffing = None
     if facilities["staff"].notna().any():
-        from optimizer.staffing import propose_staffing
-
         staffing = propose_staffing(facilities, tw, inputs.counties, policy.staffing)
         units = staffing.units.set_index("id")
         facilities["minimum_staff"] = facilities["id"].map(units["minimum"])
@@ -582,43 +488,3 @@ def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, A
         "colocation_bonus": _num(bonus),
         "by_county": by_county,
     }
-
-
-def jurisdictions(plan: Plan, facility_type: str) -> gpd.GeoDataFrame:
-    """Dissolve townships into one service area (辖区) per kept facility.
-
-    Parameters
-    ----------
-    plan
-        A plan.
-    facility_type
-        Which facility type.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per kept facility: ``facility_id``, ``name``, ``township_code``,
-        ``n_townships``, ``population``, ``incidents``, ``central`` and the dissolved polygon.
-    """
-    col = f"served_by__{facility_type}"
-    parts = plan.townships[[col, "population", "incidents", "geometry"]].rename(
-        columns={col: "facility_id"}
-    )
-    out = parts.dissolve(by="facility_id", aggfunc={"population": "sum", "incidents": "sum"})
-    out["n_townships"] = parts.groupby("facility_id").size()
-    out = out.reset_index()
-    f = plan.facilities[plan.facilities["type"] == facility_type].set_index("id")
-    out["name"] = out["facility_id"].map(f["name"])
-    out["township_code"] = out["facility_id"].map(f["township_code"])
-    out["central"] = out["facility_id"].map(f["central"]).astype(bool)
-    cols = [
-        "facility_id",
-        "name",
-        "township_code",
-        "n_townships",
-        "population",
-        "incidents",
-        "central",
-        "geometry",
-    ]
-    return out[cols].sort_values("facility_id").reset_index(drop=True)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyogrio
 
+from optimizer.outputs.jurisdictions import jurisdictions
+from optimizer.report.plan import Plan
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH
 
-if TYPE_CHECKING:
-    from optimizer.results import Plan
-
-__all__ = ["write_jurisdictions", "write_tables"]
+__all__ = ["FIXED_TIME", "write_jurisdictions", "write_tables"]
 
 #: A fixed timestamp for file metadata, so that the same plan gives the same bytes.
-_FIXED_TIME = dt.datetime(2020, 1, 1)
+FIXED_TIME = dt.datetime(2020, 1, 1)
 
 _DECISION_ZH = {"keep": "保留", "close": "撤并"}
 
@@ -302,8 +301,8 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
             )
         checks.to_excel(xw, sheet_name="规则检查", index=False)
         wb = xw.book
-        wb.properties.created = _FIXED_TIME
-        wb.properties.modified = _FIXED_TIME
+        wb.properties.created = FIXED_TIME
+        wb.properties.modified = FIXED_TIME
         wb.properties.creator = "optimizer"
         for ws in wb.worksheets:
             ws.freeze_panes = "A2"
@@ -329,8 +328,6 @@ def write_jurisdictions(plan: Plan, d: Path) -> list[str]:
     list of str
         File names written.
     """
-    from optimizer.results import jurisdictions
-
     path = d / "jurisdictions.gpkg"
     with pyogrio_fixed_time():
         for i, t in enumerate(plan.types):

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
-    from optimizer.locate import LocationProblem
+    from optimizer.solver.locate import LocationProblem
 
 logger = logging.getLogger(__name__)
 

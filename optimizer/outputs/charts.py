@@ -22,7 +22,7 @@ from optimizer.schema import FACILITY_LABELS_ZH
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from optimizer.results import Plan
+    from optimizer.report.plan import Plan
 
 __all__ = ["cjk_font", "distance_chart", "kept_chart", "write_charts"]
 

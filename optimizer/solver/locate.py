@@ -36,10 +36,10 @@ from typing import Any, Literal
 import numpy as np
 import pulp
 
-from optimizer import _dense
-from optimizer._lagrangian import TreeResult, branch_and_bound
-from optimizer._swap import local_search
 from optimizer.errors import InfeasibleError, PolicyError, SolverError
+from optimizer.solver import dense
+from optimizer.solver.lagrangian import TreeResult, branch_and_bound
+from optimizer.solver.swap import local_search
 
 __all__ = [
     "LocationProblem",
@@ -864,7 +864,7 @@ def _solve_tree(
     allowed = np.ones(prob.n_sites, dtype=bool)
     allowed[list(prob.fixed_closed)] = False
 
-    search = _dense.LocalSearch(costs, site_cost, fixed_open, allowed)
+    search = dense.LocalSearch(costs, site_cost, fixed_open, allowed)
 
     def improve(sites: list[int], seconds: float = min(2.0, heuristic_seconds)) -> list[int]:
         return [int(j) for j in search.improve(np.asarray(sites), seconds)]
@@ -1209,7 +1209,7 @@ def _quiet_logs() -> Iterator[None]:
     """Keep per-block solver chatter at debug level."""
     old = logger.level
     logger.setLevel(max(old, logging.WARNING))
-    swap_logger = logging.getLogger("optimizer._swap")
+    swap_logger = logging.getLogger("optimizer.solver.swap")
     old_swap = swap_logger.level
     swap_logger.setLevel(logging.WARNING)
     try:

@@ -7,12 +7,14 @@ and which township each serves, so a check can catch a model that is wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from optimizer.planning.decode import TypePlan
+from optimizer.rules.screens import scope_key
 from optimizer.schema import (
     CLOSED_BECOMES,
     CLOSED_BECOMES_ZH,
@@ -21,9 +23,6 @@ from optimizer.schema import (
     JUDICIAL,
     POLICE,
 )
-
-if TYPE_CHECKING:
-    from optimizer.results import TypePlan
 
 __all__ = ["Check", "type_checks"]
 
@@ -94,8 +93,6 @@ def type_checks(
     -------
     list of Check
     """
-    from optimizer.plan import scope_key
-
     t = tp.type
     label = FACILITY_LABELS_ZH[t]
     c_cut, c_closed, c_screen = _CLAUSES[t]

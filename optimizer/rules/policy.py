@@ -17,8 +17,8 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from optimizer.errors import PolicyError
+from optimizer.rules.staffing import StaffingPolicy
 from optimizer.schema import TIBETAN_AREA_PREFIXES
-from optimizer.staffing import StaffingPolicy
 
 __all__ = [
     "CourtPolicy",

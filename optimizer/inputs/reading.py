@@ -13,19 +13,19 @@ See ``docs/inputs.md`` for the format reference.
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
-from optimizer import geo, schema
-from optimizer import validate as v
+from optimizer import schema
 from optimizer.errors import DataError
+from optimizer.inputs import geometry as geo
+from optimizer.inputs import validate as v
+from optimizer.inputs.files import detect_dbf_encoding, read_layer, read_table
+from optimizer.inputs.roads import road_problems
 
 __all__ = [
     "COUNTY_NUMBERS",
@@ -80,18 +80,6 @@ FACILITY_OUTPUT: tuple[str, ...] = (
 COUNTY_OUTPUT: tuple[str, ...] = ("county_code", "name", *COUNTY_NUMBERS)
 
 # Encodings a .cpg may name, as Python codec names.
-_CPG_NAMES = {
-    "utf8": "UTF-8",
-    "utf-8": "UTF-8",
-    "65001": "UTF-8",
-    "gbk": "GBK",
-    "936": "GBK",
-    "cp936": "GBK",
-    "ansi936": "GBK",
-    "gb2312": "GBK",
-    "gb18030": "GB18030",
-    "54936": "GB18030",
-}
 
 
 @dataclass
@@ -120,7 +108,7 @@ class Inputs:
         ``"roads"`` -> path read.
     roads
         Road lines (``class``, ``speed_kmh``, ``speed_from``, geometry in EPSG:4326, see
-        :func:`optimizer.network.read_roads`); None when no road layer was given.
+        :func:`optimizer.inputs.roads.read_roads`); None when no road layer was given.
     """
 
     townships: gpd.GeoDataFrame
@@ -210,156 +198,6 @@ def find_inputs(
 # readers
 
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """Read a CSV or XLSX file with every cell as text.
-
-    CSV files are tried as UTF-8 (with or without BOM), then GBK. Only empty cells become
-    missing values; codes are never turned into numbers by the reader.
-
-    Parameters
-    ----------
-    path
-        A ``.csv`` or ``.xlsx`` file.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        The first sheet (XLSX) or the file (CSV), with a RangeIndex.
-    notes : list of str
-        The encoding or sheet used.
-
-    Raises
-    ------
-    ValueError
-        When the file is not CSV/XLSX or cannot be decoded.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
-    if suffix == ".csv":
-        for encoding in ("utf-8-sig", "gbk"):
-            try:
-                table = pd.read_csv(path, encoding=encoding, **options)
-            except UnicodeDecodeError:
-                continue
-            name = "UTF-8" if encoding == "utf-8-sig" else "GBK"
-            return table.reset_index(drop=True), [f"{path.name}: read as {name}"]
-        raise ValueError(f"{path.name}: neither UTF-8 nor GBK; save it as UTF-8 CSV")
-    if suffix == ".xlsx":
-        sheets = pd.read_excel(path, sheet_name=None, **options)
-        first = next(iter(sheets))
-        notes = []
-        if len(sheets) > 1:
-            notes.append(f"{path.name}: read the first sheet '{first}' of {len(sheets)}")
-        return sheets[first].reset_index(drop=True), notes
-    raise ValueError(f"{path.name}: unsupported table format; use .csv or .xlsx")
-
-
-def _dbf_text_bytes(dbf: Path, limit: int = 2000) -> bytes:
-    """Return the raw bytes of the character fields of the first ``limit`` DBF records."""
-    with dbf.open("rb") as fh:
-        header = fh.read(32)
-        if len(header) < 32:
-            return b""
-        n_records, header_len, record_len = struct.unpack("<IHH", header[4:12])
-        fields: list[tuple[int, int]] = []  # (offset in record, length) of C fields
-        offset = 1  # deletion flag
-        while True:
-            desc = fh.read(32)
-            if len(desc) < 32 or desc[0] == 0x0D:
-                break
-            ftype = chr(desc[11])
-            flen = desc[16]
-            if ftype == "C":
-                flen += desc[17] * 256  # long character fields keep the high byte in "decimals"
-                fields.append((offset, flen))
-            offset += flen
-        fh.seek(header_len)
-        chunks: list[bytes] = []
-        for _ in range(min(n_records, limit)):
-            record = fh.read(record_len)
-            if len(record) < record_len:
-                break
-            chunks.extend(record[o : o + n].rstrip(b" \x00") for o, n in fields)
-    return b"\n".join(chunks)
-
-
-def detect_dbf_encoding(shp: str | Path) -> tuple[str, str]:
-    """Return the encoding of a shapefile's DBF and how it was found.
-
-    A ``.cpg`` file is honoured when present. Without one, the raw bytes of the text fields
-    are decoded as UTF-8; if that fails the DBF is taken to be GBK (CP936), the usual encoding
-    of files from Chinese GIS departments.
-
-    Parameters
-    ----------
-    shp
-        Path of the ``.shp`` file.
-
-    Returns
-    -------
-    encoding : str
-        ``"UTF-8"``, ``"GBK"`` or the codec the ``.cpg`` names.
-    how : str
-        ``"from .cpg"`` or ``"detected, no .cpg"``.
-    """
-    shp = Path(shp)
-    cpg = next((p for p in shp.parent.glob(f"{shp.stem}.*") if p.suffix.lower() == ".cpg"), None)
-    if cpg is not None:
-        text = cpg.read_text(encoding="ascii", errors="ignore").strip()
-        key = v.normalise_header(text)
-        encoding = _CPG_NAMES.get(key, _CPG_NAMES.get(key.removeprefix("cp"), text or "UTF-8"))
-        return encoding, "from .cpg"
-    dbf = next((p for p in shp.parent.glob(f"{shp.stem}.*") if p.suffix.lower() == ".dbf"), None)
-    if dbf is None:
-        return "UTF-8", "no .dbf"
-    raw = _dbf_text_bytes(dbf)
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "GBK", "detected, no .cpg"
-    return "UTF-8", "detected, no .cpg"
-
-
-def read_layer(path: str | Path) -> tuple[gpd.GeoDataFrame, list[str], str | None]:
-    """Read a GIS layer (GeoPackage, shapefile, GeoJSON) without changing the file.
-
-    Parameters
-    ----------
-    path
-        The file; for a GeoPackage with several layers the first is read.
-
-    Returns
-    -------
-    layer : geopandas.GeoDataFrame
-        The layer as stored (its own CRS, possibly none), with a RangeIndex.
-    notes : list of str
-        Encoding and layer notes.
-    dbf_encoding : str or None
-        The DBF encoding of a shapefile, else None.
-    """
-    path = Path(path)
-    notes: list[str] = []
-    options: dict[str, Any] = {}
-    dbf_encoding = None
-    suffix = path.suffix.lower()
-    if suffix == ".shp":
-        dbf_encoding, how = detect_dbf_encoding(path)
-        options["encoding"] = dbf_encoding
-        notes.append(f"{path.name}: DBF encoding {dbf_encoding} ({how})")
-    elif suffix == ".gpkg":
-        layers = pyogrio.list_layers(path)
-        if len(layers) > 1:
-            options["layer"] = str(layers[0][0])
-            notes.append(f"{path.name}: read layer '{layers[0][0]}' of {len(layers)}")
-    layer = gpd.read_file(path, engine="pyogrio", **options)
-    return layer.reset_index(drop=True), notes, dbf_encoding
-
-
-# --------------------------------------------------------------------------------------------
-# canonical tables
-
-
 def _column(table: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
     """Return a matched column as objects, or an all-missing column when absent."""
     if name in mapping:
@@ -407,10 +245,10 @@ def _township_values(
             continue
         raw = _column(table, mapping, name)
         if name == "name":
-            blank = [i for i, x in enumerate(raw.tolist()) if v._is_blank(x)]
+            blank = [i for i, x in enumerate(raw.tolist()) if v.is_blank(x)]
             if blank:
                 problems.append(f"{rows.file}: name is blank in {rows.many(blank)}; fill it in")
-            out[name] = raw.map(lambda x: None if v._is_blank(x) else str(x).strip())
+            out[name] = raw.map(lambda x: None if v.is_blank(x) else str(x).strip())
         elif name == "county_code":
             county, p, n = v.check_codes(raw, rows, name, digits=6, allow_blank=True)
             problems += p
@@ -567,13 +405,13 @@ def _join_attributes(
     if extra:
         notes.append(
             f"{sheet_name}: {len(extra)} code(s) have no polygon in {layer_name} and were "
-            f"ignored ({v._listing(extra)})"
+            f"ignored ({v.listing(extra)})"
         )
     known = set(sheet["code"])
     lacking = [c for c in table["code"].dropna() if c not in known]
     if lacking:
         problems.append(
-            f"{sheet_name}: no row for township(s) {v._listing(lacking)} of {layer_name}; "
+            f"{sheet_name}: no row for township(s) {v.listing(lacking)} of {layer_name}; "
             "add their attributes"
         )
     overlap = [c for c in sheet.columns if c != "code" and c in table.columns]
@@ -628,7 +466,7 @@ def _read_facilities(
     if missing:
         return None, missing
 
-    ids = _column(table, mapping, "id").map(lambda x: None if v._is_blank(x) else str(x).strip())
+    ids = _column(table, mapping, "id").map(lambda x: None if v.is_blank(x) else str(x).strip())
     blank_ids = [i for i, x in enumerate(ids.tolist()) if x is None]
     if blank_ids:
         problems.append(f"{path.name}: id is blank in {rows.many(blank_ids)}; fill it in")
@@ -654,7 +492,7 @@ def _read_facilities(
     out_of_range, p = v.check_coordinates(lon, lat, rows, ids)
     problems += p
 
-    names = _column(table, mapping, "name").map(lambda x: "" if v._is_blank(x) else str(x).strip())
+    names = _column(table, mapping, "name").map(lambda x: "" if v.is_blank(x) else str(x).strip())
     fac = pd.DataFrame(
         {
             "id": ids,
@@ -689,7 +527,7 @@ def _read_facilities(
             if len(idx):
                 notes.append(
                     f"{path.name}: {len(idx)} site(s) without lon/lat placed at the township "
-                    f"seat ({v._listing([str(x) for x in fac.loc[idx, 'id']])})"
+                    f"seat ({v.listing([str(x) for x in fac.loc[idx, 'id']])})"
                 )
     fac["site_from_seat"] = fac["site_from_seat"].astype(bool)
     for name in ("id", "type", "name", "township_code", "county_code"):
@@ -741,7 +579,7 @@ def _read_counties(path: Path, notes: list[str]) -> tuple[pd.DataFrame | None, l
     problems += v.check_duplicates(codes, rows, "county_code")
     out = pd.DataFrame({"county_code": codes})
     out["name"] = _column(table, mapping, "name").map(
-        lambda x: None if v._is_blank(x) else str(x).strip()
+        lambda x: None if v.is_blank(x) else str(x).strip()
     )
     for name in COUNTY_NUMBERS:
         out[name], p = v.check_numbers(
@@ -853,15 +691,13 @@ def load_inputs(
             absent = sorted(set(town_gdf["county_code"].dropna()) - set(county_df["county_code"]))
             if absent:
                 notes.append(
-                    f"{paths['counties'].name}: no row for county {v._listing(absent)}; "
+                    f"{paths['counties'].name}: no row for county {v.listing(absent)}; "
                     "county staffing shares there cannot be checked"
                 )
 
     road_gdf: gpd.GeoDataFrame | None = None
     if "roads" in paths:
-        from optimizer import network  # network reads layers through this module
-
-        road_gdf, p, road_notes = network._read_roads(paths["roads"], crs=crs)
+        road_gdf, p, road_notes = road_problems(paths["roads"], crs=crs)
         problems += p
         notes.extend(road_notes)
 

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer import geo, locate
 from optimizer.errors import DataError, InfeasibleError, PolicyError
-from optimizer.io import Inputs
-from optimizer.policy import PolicePolicy, Policy, SolverSettings, TravelSettings
-from optimizer.results import Plan, TypePlan, build_plan
+from optimizer.inputs import Inputs
+from optimizer.planning.decode import TypePlan
+from optimizer.rules.policy import Policy, SolverSettings, TravelSettings
+from optimizer.rules.screens import below_threshold, scope_key, township_cases
 from optimizer.schema import (
     CLOSED_BECOMES,
     COURT,
@@ -45,127 +45,16 @@ from optimizer.schema import (
     JUDICIAL,
     POLICE,
 )
+from optimizer.solver import locate
+from optimizer.spatial import network
+from optimizer.spatial.geography import Geography, project, site_xy, township_edges
 
-__all__ = ["below_threshold", "make_plan", "scope_key", "township_cases"]
+__all__ = ["SUPPORTED_TYPES", "plan_types"]
 
 logger = logging.getLogger(__name__)
 
 #: Facility types the planner can plan.
 SUPPORTED_TYPES: tuple[str, ...] = (POLICE, JUDICIAL, COURT)
-
-
-def scope_key(county_code: str, scope: str) -> str:
-    """Return the scope group a county belongs to.
-
-    Parameters
-    ----------
-    county_code
-        6-digit county code.
-    scope
-        ``province``, ``prefecture`` or ``county``.
-
-    Returns
-    -------
-    str
-        ``"all"``, the 4-digit prefecture code, or the county code.
-    """
-    if scope == "province":
-        return "all"
-    if scope == "prefecture":
-        return county_code[:4]
-    return county_code
-
-
-def below_threshold(townships: pd.DataFrame, police: PolicePolicy) -> pd.Series:
-    """Return which townships the clause-4 screen says should keep no station of their own.
-
-    Parameters
-    ----------
-    townships
-        Canonical townships (``population``, ``incidents``, ``tibetan_area``).
-    police
-        The police policy with the thresholds.
-
-    Returns
-    -------
-    pandas.Series of bool
-        True where population < ``min_population`` and incidents < ``min_incidents``, outside
-        the 涉藏地区 when those are exempt.
-    """
-    small = (townships["population"] < police.min_population) & (
-        townships["incidents"] < police.min_incidents
-    )
-    if police.exempt_tibetan_area:
-        small &= ~townships["tibetan_area"].astype(bool)
-    return small
-
-
-def township_cases(townships: pd.DataFrame, cases_per_10k: float) -> tuple[np.ndarray, int]:
-    """Return annual cases per township, estimating missing ones from population.
-
-    Parameters
-    ----------
-    townships
-        Canonical townships (``cases`` may be NaN).
-    cases_per_10k
-        Cases a year per 10,000 residents for the estimate.
-
-    Returns
-    -------
-    cases : numpy.ndarray
-        Cases per township.
-    n_estimated : int
-        How many townships were estimated.
-    """
-    cases = townships["cases"].to_numpy(dtype=float).copy()
-    missing = ~np.isfinite(cases)
-    cases[missing] = townships["population"].to_numpy(dtype=float)[missing] * cases_per_10k / 1e4
-    return cases, int(missing.sum())
-
-
-@dataclass
-class _Geometry:
-    """Projected seats, areas and (lazily) the adjacency graph, shared by the facility types."""
-
-    seats_xy: np.ndarray  # (n_townships, 2) metres
-    area_km2: np.ndarray
-    crs: str
-    edges: np.ndarray | None = None  # within-county township index pairs
-    graph: Any = None  # networkx adjacency graph, built on first use
-    road: Any = None  # networkx road graph, built on first use
-    travel_source: str = ""
-
-
-def _project(inputs: Inputs) -> _Geometry:
-    crs = geo.projected_crs(inputs.townships)
-    seats = geo.township_seats(inputs.townships).to_crs(crs)
-    area = inputs.townships.geometry.to_crs(crs).area.to_numpy() / 1e6
-    return _Geometry(
-        np.column_stack([seats.x.to_numpy(), seats.y.to_numpy()]), area, crs.to_string()
-    )
-
-
-def _township_edges(inputs: Inputs, g: _Geometry) -> np.ndarray:
-    """Within-county adjacency as township index pairs (built once, on first use)."""
-    if g.edges is None:
-        from optimizer import network
-
-        graph = network.township_adjacency(inputs.townships)
-        g.graph = graph
-        index = {c: i for i, c in enumerate(inputs.townships["code"])}
-        pairs = [
-            (index[a], index[b])
-            for a, b, d in graph.edges(data=True)
-            if not d.get("cross_county", False)
-        ]
-        g.edges = np.asarray(sorted(pairs), dtype=np.int64).reshape(-1, 2)
-        logger.info("township adjacency: %d within-county links", len(g.edges))
-    return g.edges
-
-
-def _site_xy(facilities: pd.DataFrame, crs: str) -> np.ndarray:
-    pts = geo.facility_points(facilities).to_crs(crs)
-    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
 @dataclass
@@ -195,27 +84,31 @@ class _Spec:
     notes: list[str] = field(default_factory=list)
 
 
-def make_plan(
+def plan_types(
     inputs: Inputs,
-    policy: Policy | None = None,
+    policy: Policy,
     *,
     types: Sequence[str] | None = None,
-) -> Plan:
-    """Plan the facility types present in the data (or those selected).
+) -> tuple[list[TypePlan], list[str], Geography]:
+    """Solve the facility types present in the data (or those selected), one after another.
 
     Parameters
     ----------
     inputs
-        Validated inputs from :func:`optimizer.io.load_inputs`.
+        Validated inputs from :func:`optimizer.inputs.load_inputs`.
     policy
-        Scenario settings; default: the work plan's values.
+        Scenario settings.
     types
         Facility types to plan; default: every type present in the data.
 
     Returns
     -------
-    Plan
-        Decisions, jurisdictions, metrics, rule checks and solver reports.
+    type_plans : list of TypePlan
+        One decoded plan per facility type, in planning order.
+    notes : list of str
+        Notes of the inputs and of the run.
+    geography : Geography
+        The projection, areas and adjacency computed on the way, for the report.
 
     Raises
     ------
@@ -226,7 +119,6 @@ def make_plan(
     DataError
         When a selected type has no facilities in the data.
     """
-    policy = policy or Policy()
     present = [t for t in FACILITY_TYPES if (inputs.facilities["type"] == t).any()]
     if types is None:
         chosen = [t for t in present if t in SUPPORTED_TYPES]
@@ -248,7 +140,7 @@ def make_plan(
     skipped = [t for t in present if t not in chosen]
     if skipped:
         notes.append(f"not planned in this run: {', '.join(skipped)}")
-    g = _project(inputs)
+    g = project(inputs)
     tw = inputs.townships
     type_plans: list[TypePlan] = []
     station_towns: set[str] = set()
@@ -264,10 +156,10 @@ def make_plan(
             kept = tp.facilities[tp.facilities["decision"] == "keep"]
             station_towns = set(kept["township_code"])
         type_plans.append(tp)
-    return build_plan(inputs, policy, type_plans, notes=notes, graph=g.graph, area_km2=g.area_km2)
+    return type_plans, notes, g
 
 
-def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
+def _spec_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> _Spec:
     tw = inputs.townships
     pop = tw["population"].to_numpy(dtype=float)
     inc = tw["incidents"].to_numpy(dtype=float)
@@ -350,7 +242,7 @@ def _spec_for(t: str, inputs: Inputs, g: _Geometry, policy: Policy) -> _Spec:
 
 def _travel(
     inputs: Inputs,
-    g: _Geometry,
+    g: Geography,
     s_xy: np.ndarray,
     s_county: np.ndarray,
     pairs_t: np.ndarray,
@@ -359,8 +251,6 @@ def _travel(
     travel: TravelSettings,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel minutes per (township, facility) pair: by road when roads are given."""
-    from optimizer import network
-
     if inputs.roads is None:
         g.travel_source = f"straight line × circuity {spec.circuity:g} at {travel.fallback_kmh:g} km/h (no road layer)"
         minutes = network.straight_line_minutes(
@@ -391,7 +281,7 @@ def _travel(
 
 
 def _plan_type(
-    inputs: Inputs, g: _Geometry, spec: _Spec, settings: SolverSettings, travel: TravelSettings
+    inputs: Inputs, g: Geography, spec: _Spec, settings: SolverSettings, travel: TravelSettings
 ) -> TypePlan:
     t = spec.type
     tw = inputs.townships
@@ -400,7 +290,7 @@ def _plan_type(
     label = FACILITY_LABELS_ZH[t]
     t_index = {c: i for i, c in enumerate(tw["code"])}
     s_town = fac["township_code"].map(t_index).to_numpy(dtype=np.int64)
-    s_xy = _site_xy(fac, g.crs)
+    s_xy = site_xy(fac, g.crs)
     t_county = tw["county_code"].to_numpy().astype(str)
     s_county = fac["county_code"].to_numpy().astype(str)
     ids = fac["id"].astype(str).tolist()
@@ -657,7 +547,7 @@ def _plan_type(
     client_edges = None
     site_home = None
     if spec.contiguity:
-        edges = _township_edges(inputs, g)
+        edges = township_edges(inputs, g)
         both = served_mask[edges[:, 0]] & served_mask[edges[:, 1]]
         client_edges = c_of_t[edges[both]]
         site_home = c_of_t[s_town]
@@ -817,10 +707,10 @@ def _absorber(j: int, s_town: np.ndarray, served_by: np.ndarray, ids: list[str])
 
 
 def _current_neighbours(
-    inputs: Inputs, g: _Geometry, before_s: np.ndarray, n_s: int
+    inputs: Inputs, g: Geography, before_s: np.ndarray, n_s: int
 ) -> dict[int, set[int]]:
     """Facilities whose current jurisdictions (nearest facility today) touch each other."""
-    edges = _township_edges(inputs, g)
+    edges = township_edges(inputs, g)
     adj: dict[int, set[int]] = {j: set() for j in range(n_s)}
     for a, b in edges.tolist():
         fa, fb = int(before_s[a]), int(before_s[b])
