@@ -164,9 +164,9 @@ def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
     for t in plan.types:
         m, s = plan.metrics[t], plan.solver[t]
         lines.append(
-            f"{t}: {m['before']['count']} -> {m['after']['count']} ({m['reduction']:.1%} fewer), "
-            f"{m['central']} central, mean distance {m['before']['mean_distance_km']:.1f} -> "
-            f"{m['after']['mean_distance_km']:.1f} km; solver {s['status']}, gap {s['gap']:.4%}, {s['seconds']:.1f} s"
+            f"{t}: {m.before.count} -> {m.after.count} ({m.reduction:.1%} fewer), "
+            f"{m.central} central, mean distance {m.before.mean_distance_km:.1f} -> "
+            f"{m.after.mean_distance_km:.1f} km; solver {s.status}, gap {s.gap:.4%}, {s.seconds:.1f} s"
         )
     for c in plan.checks:
         mark = "PASS" if c.passed else "FAIL"

@@ -56,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_STATUS_ORDER = {"optimal": 0, "feasible": 1, "no_solution": 2, "infeasible": 3}
 _STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）"}
 
 #: Chinese headers of the comparison table (per facility type columns get the type's label).
@@ -197,23 +196,18 @@ def _run_parallel(
 
 
 def _staffing_shortfall(plan: Plan) -> float:
-    """Total staffing shortfall if the plan reports one (issue 5), else NaN."""
-    found = False
-    total = 0.0
-    staffing = plan.metrics.get("staffing")
-    candidates: list[Any] = [staffing]
-    if isinstance(staffing, dict):  # metrics["staffing"][type]["shortfall"] (issue 5)
-        candidates += [staffing.get(t) for t in plan.types]
-    candidates += [plan.metrics.get(t, {}).get("staffing") for t in plan.types]
-    candidates += [
-        {"shortfall": plan.metrics.get(t, {}).get("staffing_shortfall")} for t in plan.types
-    ]
-    candidates.append({"shortfall": plan.metrics.get("staffing_shortfall")})
-    for c in candidates:
-        if isinstance(c, dict) and isinstance(c.get("shortfall"), int | float):
-            total += float(c["shortfall"])
-            found = True
-    return total if found else math.nan
+    """Total staffing shortfall of the plan's types, or NaN when no staffing was proposed."""
+    staffing = plan.metrics.staffing
+    if staffing is None:
+        return math.nan
+    totals = [staffing.by_type[t].shortfall for t in plan.types if t in staffing.by_type]
+    known = [float(x) for x in totals if x is not None]
+    return sum(known) if known else math.nan
+
+
+def _float(x: float | None) -> float:
+    """Return a metric as a float for the table: NaN where it is missing."""
+    return math.nan if x is None else float(x)
 
 
 def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
@@ -243,24 +237,23 @@ def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
             tw = p.townships
             changed = int((tw[f"served_by__{t}"] != tw[f"before_by__{t}"]).sum())
             row |= {
-                f"before__{t}": int(m["before"]["count"]),
-                f"kept__{t}": int(m["after"]["count"]),
-                f"reduction__{t}": float(m["reduction"]),
-                f"central__{t}": int(m["central"]),
-                f"mean_distance_km__{t}": float(m["after"]["mean_distance_km"]),
-                f"max_distance_km__{t}": float(m["after"]["max_distance_km"]),
+                f"before__{t}": int(m.before.count),
+                f"kept__{t}": int(m.after.count),
+                f"reduction__{t}": _float(m.reduction),
+                f"central__{t}": int(m.central),
+                f"mean_distance_km__{t}": _float(m.after.mean_distance_km),
+                f"max_distance_km__{t}": _float(m.after.max_distance_km),
                 f"changed_townships__{t}": changed,
             }
-        statuses = [p.solver[t]["status"] for t in p.types]
         row |= {
             "exceptions": sum(len(c.exceptions) for c in p.checks),
             "failed_checks": sum(not c.passed for c in p.checks),
             "checks": len(p.checks),
             "staffing_shortfall": _staffing_shortfall(p),
-            "objective": float(sum(p.solver[t]["objective"] or 0.0 for t in p.types)),
-            "solver_status": max(statuses, key=lambda s: _STATUS_ORDER.get(s, 9)),
-            "gap": float(max(p.solver[t]["gap"] or 0.0 for t in p.types)),
-            "seconds": round(float(sum(p.solver[t]["seconds"] for t in p.types)), 3),
+            "objective": float(sum(p.solver[t].objective or 0.0 for t in p.types)),
+            "solver_status": str(p.solver.status),
+            "gap": float(p.solver.gap),
+            "seconds": p.solver.seconds,
         }
         rows.append(row)
     return pd.DataFrame(rows)

@@ -3,7 +3,7 @@
 A sibling of :mod:`plan_checker`: nothing here imports :mod:`optimizer.plan`,
 :mod:`optimizer.results`, :mod:`optimizer.checks`, :mod:`optimizer.locate` or
 :mod:`optimizer.staffing`. Numbers are recomputed from the raw inputs and the decisions a plan
-reports (``plan.to_dict()``); the adjacency graph comes from
+reports (``plan_to_dict(plan)``); the adjacency graph comes from
 :func:`optimizer.spatial.network.township_adjacency` (its edges only: connectivity is a BFS written here)
 and the seats from :func:`optimizer.inputs.geometry.township_seats`.
 """

@@ -6,7 +6,7 @@ wrong model, a wrong check or a wrong metric in the package shows up as a violat
 
 Usage::
 
-    violations = check_plan(plan.to_dict(), townships, facilities, police_policy)
+    violations = check_plan(plan_to_dict(plan), townships, facilities, police_policy)
     assert not violations, violations
 
 ``townships`` needs ``code``, ``county_code``, ``population``, ``incidents``, ``tibetan_area``

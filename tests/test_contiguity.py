@@ -24,6 +24,7 @@ from shapely.geometry import box
 
 from optimizer.errors import InfeasibleError
 from optimizer.inputs.reading import load_inputs
+from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.pipeline import make_plan
 from optimizer.rules.policy import Policy
 from optimizer.solver.locate import LocationProblem, solve
@@ -138,7 +139,7 @@ def test_random_grids_match_brute_force(seed: int) -> None:
 
 def test_tiny_plan_jurisdictions_connected(tiny_data: Path) -> None:
     inputs = load_inputs(tiny_data)
-    plan = make_plan(inputs, Policy()).to_dict()
+    plan = plan_to_dict(make_plan(inputs, Policy()))
     graph = network.township_adjacency(inputs.townships)
     assert plan["policy"]["police"]["contiguity"] is True
     assert plan["policy"]["court"]["contiguity"] is True
@@ -151,7 +152,7 @@ def test_tiny_plan_jurisdictions_connected(tiny_data: Path) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_random_plans_jurisdictions_connected(tmp_path: Path, seed: int) -> None:
     inputs = load_inputs(write_random(tmp_path / "d", 70 + seed))
-    plan = make_plan(inputs, Policy.from_dict({"judicial": {"contiguity": True}})).to_dict()
+    plan = plan_to_dict(make_plan(inputs, Policy.from_dict({"judicial": {"contiguity": True}})))
     graph = network.township_adjacency(inputs.townships)
     for t in (POLICE, JUDICIAL, COURT):
         assert contiguity_violations(plan, graph, t) == [], t
@@ -175,7 +176,7 @@ def test_island_township_is_served_and_the_link_is_named(tmp_path: Path) -> None
     # force the island's own station closed, so it is served across the link
     fac = build_facilities()
     pin = fac.loc[(fac["type"] == POLICE) & (fac["township_code"] == "510122202"), "id"].tolist()
-    plan = make_plan(inputs, Policy.from_dict({"police": {"pin_closed": pin}})).to_dict()
+    plan = plan_to_dict(make_plan(inputs, Policy.from_dict({"police": {"pin_closed": pin}})))
     town = next(t for t in plan["townships"] if t["code"] == "510122202")
     station = town["served_by"][POLICE]
     assert station is not None
@@ -227,9 +228,11 @@ def test_contiguity_infeasibility_is_reported(tmp_path: Path) -> None:
     limit = round((da + db) / 2, 3)
     police = {"pin_open": ["PB"], "pin_closed": ["PC"], "max_distance_km": limit}
     # without contiguity the plan exists: C goes to A's station across B
-    free = make_plan(
-        inputs, Policy.from_dict({"police": {**police, "contiguity": False}}), types=[POLICE]
-    ).to_dict()
+    free = plan_to_dict(
+        make_plan(
+            inputs, Policy.from_dict({"police": {**police, "contiguity": False}}), types=[POLICE]
+        )
+    )
     served = {t["code"]: t["served_by"][POLICE] for t in free["townships"]}
     assert served["510122103"] == "PA"
     with pytest.raises(InfeasibleError) as err:
@@ -253,8 +256,8 @@ def test_contiguity_infeasibility_names_the_townships(tmp_path: Path) -> None:
 def test_contiguity_off_allows_what_on_forbids(make_data_dir: Callable[..., Path]) -> None:
     # the objective with contiguity is never below the one without it
     inputs = load_inputs(make_data_dir("cmp"))
-    on = make_plan(inputs, Policy(), types=[POLICE]).to_dict()
-    off = make_plan(
-        inputs, Policy.from_dict({"police": {"contiguity": False}}), types=[POLICE]
-    ).to_dict()
+    on = plan_to_dict(make_plan(inputs, Policy(), types=[POLICE]))
+    off = plan_to_dict(
+        make_plan(inputs, Policy.from_dict({"police": {"contiguity": False}}), types=[POLICE])
+    )
     assert on["metrics"][POLICE]["objective"] >= off["metrics"][POLICE]["objective"] - 1e-6

@@ -20,6 +20,7 @@ from shapely.geometry import box
 
 from optimizer.inputs.reading import Inputs, load_inputs
 from optimizer.outputs import write_plan
+from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.pipeline import make_plan
 from optimizer.rules.policy import Policy
 from optimizer.spatial import network
@@ -54,7 +55,7 @@ def assert_caseload_rule(plan: dict[str, Any], inputs: Inputs, rate: float = 65.
 
 def test_tiny_courts_merge_only_into_adjacent_courts(tiny_data: Path) -> None:
     inputs = load_inputs(tiny_data)
-    plan = make_plan(inputs, Policy()).to_dict()
+    plan = plan_to_dict(make_plan(inputs, Policy()))
     graph = network.township_adjacency(inputs.townships)
     assert court_merge_violations(plan, inputs.townships, inputs.facilities, graph) == []
     assert_caseload_rule(plan, inputs)
@@ -66,7 +67,7 @@ def test_tiny_courts_merge_only_into_adjacent_courts(tiny_data: Path) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_random_courts_merge_only_into_adjacent_courts(tmp_path: Path, seed: int) -> None:
     inputs = load_inputs(write_random(tmp_path / "d", 300 + seed))
-    plan = make_plan(inputs, Policy(), types=[COURT]).to_dict()
+    plan = plan_to_dict(make_plan(inputs, Policy(), types=[COURT]))
     graph = network.township_adjacency(inputs.townships)
     assert court_merge_violations(plan, inputs.townships, inputs.facilities, graph) == []
     assert_caseload_rule(plan, inputs)
@@ -94,7 +95,7 @@ def test_small_court_merges_into_its_adjacent_court(tmp_path: Path) -> None:
     # A's court today serves A and B (B's seat is nearer to A's court): 250 cases; C's: 30
     inputs = strip_courts(tmp_path, [150.0, 100.0, 30.0])
     plan = make_plan(inputs, Policy(), types=[COURT])
-    d = plan.to_dict()
+    d = plan_to_dict(plan)
     dec = {f["id"]: f["decision"] for f in d["facilities"]}
     assert dec == {"CA": "keep", "CC": "close"}
     served = {t["code"]: t["served_by"][COURT] for t in d["townships"]}
@@ -104,7 +105,9 @@ def test_small_court_merges_into_its_adjacent_court(tmp_path: Path) -> None:
     assert fac.at["CA", "caseload"] == pytest.approx(280.0)
     assert fac.at["CC", "becomes"] == "merged"
     # without the minimum both stay
-    d0 = make_plan(inputs, Policy.from_dict({"court": {"min_cases": 0}}), types=[COURT]).to_dict()
+    d0 = plan_to_dict(
+        make_plan(inputs, Policy.from_dict({"court": {"min_cases": 0}}), types=[COURT])
+    )
     assert all(f["decision"] == "keep" for f in d0["facilities"])
 
 
@@ -113,7 +116,7 @@ def test_cases_estimated_from_population(tmp_path: Path) -> None:
     inputs = load_inputs(write_data_dir(tmp_path / "nocases", townships=towns))
     assert inputs.townships["cases"].isna().all()
     plan = make_plan(inputs, Policy(), types=[COURT])
-    d = plan.to_dict()
+    d = plan_to_dict(plan)
     notes = [n for n in d["notes"] if "estimated from population" in n]
     assert notes and "65" in notes[0] and "12 township" in notes[0]
     pop = dict(zip(inputs.townships["code"], inputs.townships["population"], strict=True))
@@ -132,7 +135,7 @@ def no_court_county(tmp_path: Path) -> Inputs:
 def test_county_without_courts_served_by_basic_court(tmp_path: Path) -> None:
     inputs = no_court_county(tmp_path)
     plan = make_plan(inputs, Policy(), types=[COURT])
-    d = plan.to_dict()
+    d = plan_to_dict(plan)
     tw = plan.townships
     unserved = sorted(tw.loc[tw["served_by__court"].isna(), "code"])
     assert unserved == sorted(c for c in inputs.townships["code"] if c.startswith("513222"))
@@ -152,7 +155,7 @@ def test_county_without_courts_served_by_basic_court(tmp_path: Path) -> None:
 
 
 def test_county_without_courts_served_by_is_null_in_plan_json(tmp_path: Path) -> None:
-    d = make_plan(no_court_county(tmp_path), Policy(), types=[COURT]).to_dict()
+    d = plan_to_dict(make_plan(no_court_county(tmp_path), Policy(), types=[COURT]))
     values = [t["served_by"][COURT] for t in d["townships"] if t["code"].startswith("513222")]
     assert values == [None] * 6
 
@@ -178,7 +181,7 @@ def judicial_density(inputs: Inputs) -> dict[str, float]:
 def test_judicial_offices_cut_and_density_screen(tiny_data: Path, density: float | None) -> None:
     inputs = load_inputs(tiny_data)
     policy = Policy.from_dict({"judicial": {"min_density_per_km2": density}})
-    d = make_plan(inputs, policy, types=[JUDICIAL]).to_dict()
+    d = plan_to_dict(make_plan(inputs, policy, types=[JUDICIAL]))
     offices = [f for f in d["facilities"] if f["type"] == JUDICIAL]
     kept = [f for f in offices if f["decision"] == "keep"]
     # at least 30 % fewer at the default (province) scope, unless listed

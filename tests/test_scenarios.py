@@ -17,6 +17,7 @@ from optimizer.cli import bundled_sample, main
 from optimizer.errors import PolicyError
 from optimizer.inputs.reading import load_inputs
 from optimizer.outputs.maps import FILL_OPACITY, PALETTE, external_references
+from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.report.plan import Plan
 from optimizer.rules.policy import Policy, load_scenario
 from optimizer.scenarios import (
@@ -153,7 +154,7 @@ def test_parallel_equals_serial(plans: list[Plan]) -> None:
     parallel = run_scenarios(inputs, policies, workers=2, types=TYPES)
 
     def strip(p: Plan) -> dict:
-        d = copy.deepcopy(p.to_dict())
+        d = copy.deepcopy(plan_to_dict(p))
         d["solver"].pop("seconds")
         for v in d["solver"]["by_type"].values():
             v.pop("seconds")

@@ -13,12 +13,13 @@ from multi_checker import COURT, JUDICIAL, POLICE, TYPES, staffing_violations, w
 
 from optimizer.inputs.reading import load_inputs
 from optimizer.outputs import write_plan
+from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.pipeline import make_plan
 from optimizer.rules.policy import Policy
 
 
 def test_tiny_plan_staffing(tiny_data: Path) -> None:
-    d = make_plan(load_inputs(tiny_data), Policy()).to_dict()
+    d = plan_to_dict(make_plan(load_inputs(tiny_data), Policy()))
     st = d["metrics"]["staffing"]
     for t in TYPES:
         assert t in st
@@ -38,7 +39,7 @@ def test_tiny_plan_staffing(tiny_data: Path) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_random_plans_staffing(tmp_path: Path, seed: int) -> None:
     inputs = load_inputs(write_random(tmp_path / "d", 500 + seed))
-    d = make_plan(inputs, Policy()).to_dict()
+    d = plan_to_dict(make_plan(inputs, Policy()))
     assert staffing_violations(d) == []
     # the staffing totals match the facilities' staff
     for t in TYPES:
@@ -47,11 +48,13 @@ def test_random_plans_staffing(tmp_path: Path, seed: int) -> None:
 
 
 def test_police_office_staff_zero_moves_everyone(tiny_data: Path) -> None:
-    d = make_plan(
-        load_inputs(tiny_data),
-        Policy.from_dict({"staffing": {"police_office_staff": 0}}),
-        types=[POLICE],
-    ).to_dict()
+    d = plan_to_dict(
+        make_plan(
+            load_inputs(tiny_data),
+            Policy.from_dict({"staffing": {"police_office_staff": 0}}),
+            types=[POLICE],
+        )
+    )
     assert staffing_violations(d, office_staff=0) == []
 
 
@@ -65,9 +68,9 @@ def host_all_three(d: dict[str, Any]) -> int:
 
 def test_colocation_bonus(tiny_data: Path) -> None:
     inputs = load_inputs(tiny_data)
-    base = make_plan(inputs, Policy()).to_dict()
+    base = plan_to_dict(make_plan(inputs, Policy()))
     bonus_km = 20.0
-    co = make_plan(inputs, Policy.from_dict({"colocation_bonus_km": bonus_km})).to_dict()
+    co = plan_to_dict(make_plan(inputs, Policy.from_dict({"colocation_bonus_km": bonus_km})))
     assert host_all_three(co) >= host_all_three(base)
     assert base["metrics"][JUDICIAL]["colocation_bonus"] == 0
     pop = {t["code"]: t["population"] for t in co["townships"]}

@@ -17,6 +17,7 @@ from shapely.geometry import LineString
 
 from optimizer.errors import InfeasibleError
 from optimizer.inputs.reading import Inputs, load_inputs
+from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.pipeline import make_plan
 from optimizer.rules.policy import Policy
 
@@ -68,7 +69,7 @@ def road_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Inputs, nx.Grap
 
 @pytest.fixture(scope="module")
 def road_plan(road_case: tuple[Inputs, nx.Graph, Path]) -> dict[str, Any]:
-    return make_plan(road_case[0], Policy()).to_dict()
+    return plan_to_dict(make_plan(road_case[0], Policy()))
 
 
 def hand_minutes(inputs: Inputs, g: nx.Graph, code: str, fid: str) -> float:
@@ -128,7 +129,7 @@ def test_travel_report(road_plan: dict[str, Any]) -> None:
 
 
 def test_without_roads_the_source_says_straight_line(tiny_data: Path) -> None:
-    d = make_plan(load_inputs(tiny_data), Policy(), types=[POLICE]).to_dict()
+    d = plan_to_dict(make_plan(load_inputs(tiny_data), Policy(), types=[POLICE]))
     travel = d["metrics"][POLICE]["travel"]
     assert "straight line" in travel["source"] and "road network" not in travel["source"]
     assert not any(t["by_road"][POLICE] for t in d["townships"])
@@ -136,9 +137,13 @@ def test_without_roads_the_source_says_straight_line(tiny_data: Path) -> None:
 
 
 def test_travel_worse_threshold_recount(tiny_data: Path) -> None:
-    d = make_plan(
-        load_inputs(tiny_data), Policy.from_dict({"travel": {"worse_minutes": 1}}), types=[POLICE]
-    ).to_dict()
+    d = plan_to_dict(
+        make_plan(
+            load_inputs(tiny_data),
+            Policy.from_dict({"travel": {"worse_minutes": 1}}),
+            types=[POLICE],
+        )
+    )
     travel = d["metrics"][POLICE]["travel"]
     grew = sum(t["minutes"][POLICE] - t["minutes_before"][POLICE] > 1.0 for t in d["townships"])
     assert travel["townships_worse"] == grew
@@ -147,9 +152,11 @@ def test_travel_worse_threshold_recount(tiny_data: Path) -> None:
 def test_max_travel_minutes_is_respected(road_case: tuple[Inputs, nx.Graph, Path]) -> None:
     inputs, g, _ = road_case
     limit = 6.0
-    d = make_plan(
-        inputs, Policy.from_dict({"police": {"max_travel_minutes": limit}}), types=[POLICE]
-    ).to_dict()
+    d = plan_to_dict(
+        make_plan(
+            inputs, Policy.from_dict({"police": {"max_travel_minutes": limit}}), types=[POLICE]
+        )
+    )
     for t in d["townships"]:
         assert t["minutes"][POLICE] <= limit + 1e-6, t["code"]
     check = next(

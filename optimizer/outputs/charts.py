@@ -163,12 +163,12 @@ def kept_chart(plans: Sequence[Plan]) -> Figure:
         x = np.arange(len(plans))
         w = 0.8 / len(types)
         for k, t in enumerate(types):
-            kept = [p.metrics[t]["after"]["count"] for p in plans]
-            before = plans[0].metrics[t]["before"]["count"]
+            kept = [p.metrics[t].after.count for p in plans]
+            before = plans[0].metrics[t].before.count
             label = FACILITY_LABELS_ZH.get(t, t) if zh else _TYPE_EN.get(t, t)
             bars = ax.bar(x + k * w - 0.4 + w / 2, kept, w, label=label, color=_COLOURS[k])
             for b, p in zip(bars, plans, strict=True):
-                red = p.metrics[t]["reduction"]
+                red = p.metrics[t].reduction
                 ax.annotate(
                     f"{b.get_height():.0f}\n(-{red:.1%})",
                     (b.get_x() + b.get_width() / 2, b.get_height()),
@@ -186,7 +186,7 @@ def kept_chart(plans: Sequence[Plan]) -> Figure:
                 color="#555555",
             )
         ax.set_xticks(x, names)
-        ax.set_ylim(0, max(p.metrics[t]["before"]["count"] for p in plans for t in types) * 1.15)
+        ax.set_ylim(0, max(p.metrics[t].before.count for p in plans for t in types) * 1.15)
         ax.set_title("各方案保留的机构数量" if zh else "Facilities kept per scenario")
         ax.set_ylabel("数量" if zh else "count")
         ax.legend(loc="lower right")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from optimizer.outputs import maps, tables
+from optimizer.outputs.plan_json import plan_json_text
 from optimizer.report.plan import Plan
 from optimizer.schema import FACILITY_LABELS_ZH
 
@@ -49,11 +49,6 @@ def write_plan(plan: Plan, out_dir: str | Path, *, map_tiles: str | None = None)
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def plan_json_text(plan: Plan) -> str:
-    """Return the text of ``plan.json``: the documented structure (docs/outputs.md), indented."""
-    return json.dumps(plan.to_dict(), ensure_ascii=False, indent=1, allow_nan=False) + "\n"
 
 
 def _write_all(plan: Plan, d: Path, *, map_tiles: str | None) -> list[str]:

@@ -8,6 +8,7 @@ Every writer produces the same bytes for the same plan (no timestamps, sorted ro
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -175,41 +176,41 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
         s = plan.solver[t]
         label = FACILITY_LABELS_ZH[t]
         rows += [
-            (f"{label}：现有数量", m["before"]["count"]),
-            (f"{label}：方案保留数量", m["after"]["count"]),
-            (f"{label}：减少比例", f"{m['reduction']:.1%}"),
-            (f"{label}：中心所（管辖2个以上乡镇）", m["central"]),
-            (f"{label}：撤并后设为{m['closed_becomes_zh']}", sum(m["closed_becomes"].values())),
+            (f"{label}：现有数量", m.before.count),
+            (f"{label}：方案保留数量", m.after.count),
+            (f"{label}：减少比例", f"{m.reduction:.1%}"),
+            (f"{label}：中心所（管辖2个以上乡镇）", m.central),
+            (f"{label}：撤并后设为{m.closed_becomes_zh}", sum(m.closed_becomes.values())),
             (
                 f"{label}：平均距离（公里，调整前→后）",
-                f"{m['before']['mean_distance_km']:.1f} → {m['after']['mean_distance_km']:.1f}",
+                f"{m.before.mean_distance_km:.1f} → {m.after.mean_distance_km:.1f}",
             ),
             (
                 f"{label}：最远距离（公里，调整前→后）",
-                f"{m['before']['max_distance_km']:.1f} → {m['after']['max_distance_km']:.1f}",
+                f"{m.before.max_distance_km:.1f} → {m.after.max_distance_km:.1f}",
             ),
             (
                 f"{label}：求解状态",
-                {"optimal": "最优", "feasible": "可行（未证明最优）"}.get(s["status"], s["status"]),
+                {"optimal": "最优", "feasible": "可行（未证明最优）"}.get(s.status, s.status),
             ),
-            (f"{label}：最优性差距", f"{s['gap']:.4%}"),
+            (f"{label}：最优性差距", f"{s.gap:.4%}"),
         ]
-    if "colocation" in plan.metrics:
+    if plan.metrics.colocation is not None:
         rows.append(
             (
                 "保留派出所、司法所、人民法庭同在一地的乡镇数",
-                plan.metrics["colocation"]["townships_hosting_all"],
+                plan.metrics.colocation.townships_hosting_all,
             )
         )
-    if "staffing" in plan.metrics:
+    if plan.metrics.staffing is not None:
         for t in plan.types:
-            st = plan.metrics["staffing"].get(t)
+            st = plan.metrics.staffing.by_type.get(t)
             if st:
                 label = FACILITY_LABELS_ZH[t]
                 rows.append(
                     (
                         f"{label}：人员缺口 / 需新招录",
-                        f"{st['shortfall']:.0f} / {st['recruits_needed']:.0f}",
+                        f"{st.shortfall:.0f} / {st.recruits_needed:.0f}",
                     )
                 )
     failed = [c for c in plan.checks if not c.passed]
@@ -254,8 +255,8 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         town_headers[f"minutes_before__{t}"] = f"到{label}时间（分钟，调整前）"
     by_county = []
     for t in plan.types:
-        for r in plan.metrics[t]["by_county"]:
-            by_county.append({"机构": FACILITY_LABELS_ZH[t], **r})
+        for r in plan.metrics[t].by_county:
+            by_county.append({"机构": FACILITY_LABELS_ZH[t], **dataclasses.asdict(r)})
     county_headers = {
         "county_code": "区县代码",
         "townships": "乡镇数",

@@ -6,11 +6,10 @@ which township each serves), not from the model, so they check the model rather 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -21,17 +20,24 @@ from optimizer.inputs import Inputs
 from optimizer.inputs import geometry as geo
 from optimizer.planning.decode import TypePlan
 from optimizer.report.checks import Check, type_checks
+from optimizer.report.metrics import (
+    Colocation,
+    Metrics,
+    SolverReport,
+    SolverSummary,
+    TimeBudgetReport,
+    TypeMetrics,
+    staffing_metrics,
+    type_metrics,
+)
 from optimizer.report.staffing import propose_staffing
 from optimizer.rules.policy import Policy
-from optimizer.schema import CLOSED_BECOMES, CLOSED_BECOMES_ZH, POLICE
+from optimizer.schema import POLICE
 from optimizer.spatial import network
 
 __all__ = ["Check", "Plan", "TypePlan", "build_plan"]
 
 logger = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-_STATUS_ORDER = {"optimal": 0, "feasible": 1, "no_solution": 2, "infeasible": 3}
 
 
 @dataclass
@@ -51,9 +57,11 @@ class Plan:
     checks
         Rule checks with clause numbers and exceptions.
     metrics
-        Per facility type: before/after counts, reduction, distances, load, by county.
+        Per facility type: before/after counts, reduction, distances, travel, by county; the
+        co-location and staffing totals (:class:`~optimizer.report.metrics.Metrics`).
     solver
-        Per facility type: status, objective, bound, gap, seconds and model size.
+        Per facility type: status, objective, bound, gap, seconds and model size, and the time
+        budget of the run (:class:`~optimizer.report.metrics.SolverSummary`).
     notes
         Warnings and facts about the inputs and the run.
     synthetic
@@ -64,8 +72,8 @@ class Plan:
     townships: gpd.GeoDataFrame
     facilities: pd.DataFrame
     checks: list[Check]
-    metrics: dict[str, Any]
-    solver: dict[str, dict[str, Any]]
+    metrics: Metrics
+    solver: SolverSummary
     notes: list[str]
     synthetic: bool
     sources: dict[str, str]
@@ -77,8 +85,8 @@ class Plan:
         for t in self.types:
             m = self.metrics[t]
             parts.append(
-                f"{t}: {m['before']['count']} -> {m['after']['count']} "
-                f"({m['reduction']:.1%} fewer, {self.solver[t]['status']})"
+                f"{t}: {m.before.count} -> {m.after.count} "
+                f"({m.reduction:.1%} fewer, {self.solver[t].status})"
             )
         failed = sum(not c.passed for c in self.checks)
         return f"Plan({'; '.join(parts)}; {len(self.checks)} checks, {failed} failed)"
@@ -87,97 +95,6 @@ class Plan:
     def passed(self) -> bool:
         """True when every rule check passed (exceptions explained)."""
         return all(c.passed for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the plan as the documented ``plan.json`` structure (see docs/outputs.md)."""
-        fac_records = []
-        for r in self.facilities.itertuples(index=False):
-            fac_records.append(
-                {
-                    "id": r.id,
-                    "type": r.type,
-                    "name": r.name,
-                    "township_code": r.township_code,
-                    "county_code": r.county_code,
-                    "lon": _num(r.lon),
-                    "lat": _num(r.lat),
-                    "staff": _num(r.staff),
-                    "decision": r.decision,
-                    "becomes": _text(r.becomes),
-                    "central": bool(r.central),
-                    "serves": [str(c) for c in r.serves],  # type: ignore[union-attr]
-                    "exception": _text(r.exception),
-                    "pinned": _text(r.pinned),
-                    "minimum_staff": _num(getattr(r, "minimum_staff", None)),
-                    "proposed_staff": _num(getattr(r, "proposed_staff", None)),
-                }
-            )
-        town_records = []
-        tw = self.townships
-        for i in range(len(tw)):
-            row = tw.iloc[i]
-            town_records.append(
-                {
-                    "code": row["code"],
-                    "name": row["name"],
-                    "county_code": row["county_code"],
-                    "kind": row["kind"],
-                    "population": _num(row["population"]),
-                    "incidents": _num(row["incidents"]),
-                    "tibetan_area": bool(row["tibetan_area"]),
-                    "below_threshold": bool(row["below_threshold"]),
-                    "served_by": {t: _text(row[f"served_by__{t}"]) for t in self.types},
-                    "distance_km": {t: _num(row[f"distance_km__{t}"]) for t in self.types},
-                    "distance_before_km": {
-                        t: _num(row[f"distance_before_km__{t}"]) for t in self.types
-                    },
-                    "minutes": {t: _num(row[f"minutes__{t}"]) for t in self.types},
-                    "minutes_before": {t: _num(row[f"minutes_before__{t}"]) for t in self.types},
-                    "by_road": {t: bool(row[f"by_road__{t}"]) for t in self.types},
-                    "in_township": {t: _text(row[f"in_township__{t}"]) for t in self.types},
-                }
-            )
-        statuses = [self.solver[t]["status"] for t in self.types]
-        solver_total = {
-            "status": max(statuses, key=lambda s: _STATUS_ORDER.get(s, 9)),
-            "objective": sum(self.solver[t]["objective"] for t in self.types),
-            "bound": sum(self.solver[t]["bound"] for t in self.types),
-            "gap": max(self.solver[t]["gap"] for t in self.types),
-            "seconds": round(sum(self.solver[t]["seconds"] for t in self.types), 3),
-            "by_type": self.solver,
-        }
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "synthetic": self.synthetic,
-            "scenario": self.policy.name,
-            "policy": self.policy.to_dict(),
-            "inputs": self.sources,
-            "notes": self.notes,
-            "facility_types": list(self.types),
-            "facilities": fac_records,
-            "townships": town_records,
-            "metrics": self.metrics,
-            "checks": [c.to_dict() for c in self.checks],
-            "solver": solver_total,
-        }
-
-
-def _text(v: Any) -> str | None:
-    """JSON-safe text: None for missing or empty values."""
-    return v if isinstance(v, str) and v else None
-
-
-def _num(v: Any) -> float | None:
-    """JSON-safe number: None for NaN, rounded to 6 decimals for stable files."""
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(f) or math.isinf(f):
-        return None
-    return round(f, 6)
 
 
 # ------------------------------------------------------------------ derive checks and metrics
@@ -191,6 +108,7 @@ def build_plan(
     notes: list[str],
     graph: nx.Graph | None = None,
     area_km2: np.ndarray | None = None,
+    budget: TimeBudgetReport | None = None,
 ) -> Plan:
     """Assemble a :class:`Plan` from solved facility types: decisions, checks and metrics.
 
@@ -208,6 +126,8 @@ def build_plan(
         Township adjacency, for the contiguity checks (built here when needed and not given).
     area_km2
         Township areas in km² (computed here when not given).
+    budget
+        How the run's time budget was spent, for ``plan.json``.
 
     Returns
     -------
@@ -222,54 +142,18 @@ def build_plan(
         graph = network.township_adjacency(inputs.townships)
     facs = []
     checks: list[Check] = []
-    metrics: dict[str, Any] = {}
-    solver: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, TypeMetrics] = {}
+    reports: dict[str, SolverReport] = {}
     for tp in type_plans:
-        a = tp.assignment.set_index("code").reindex(tw["code"])
-        tw[f"served_by__{tp.type}"] = a["served_by"].to_numpy()
-        tw[f"distance_km__{tp.type}"] = a["distance_km"].to_numpy(dtype=float)
-        tw[f"before_by__{tp.type}"] = a["before_by"].to_numpy()
-        tw[f"distance_before_km__{tp.type}"] = a["distance_before_km"].to_numpy(dtype=float)
-        tw[f"minutes__{tp.type}"] = a["minutes"].to_numpy(dtype=float)
-        tw[f"minutes_before__{tp.type}"] = a["minutes_before"].to_numpy(dtype=float)
-        tw[f"by_road__{tp.type}"] = a["by_road"].to_numpy(dtype=bool)
-        if tp.type == POLICE:
-            tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
-        f = tp.facilities.copy()
-        serves = tw.groupby(f"served_by__{tp.type}")["code"].apply(lambda s: sorted(s))
-        f["serves"] = [
-            serves.get(i, []) if d == "keep" else []
-            for i, d in zip(f["id"], f["decision"], strict=True)
-        ]
-        f["n_served"] = f["serves"].map(len)
-        f["central"] = (f["decision"] == "keep") & (f["n_served"] >= tp.central_min_townships)
-        col = f"served_by__{tp.type}"
-        agg = tw.groupby(col).agg(
-            population_served=("population", "sum"),
-            area_km2=("area_km2", "sum"),
-            max_distance_km=(f"distance_km__{tp.type}", "max"),
-        )
-        for c in agg.columns:
-            f[c] = f["id"].map(agg[c]).where(f["decision"] == "keep")
+        _join_type(tw, tp)
+        f = _type_facilities(tw, tp)
         facs.append(f)
         checks += type_checks(tw, f, tp, graph)
-        metrics[tp.type] = type_metrics(tw, f, tp)
-        r = tp.result
-        solver[tp.type] = {
-            "status": r.status,
-            "objective": _num(r.objective),
-            "bound": _num(r.bound),
-            "gap": _num(r.gap),
-            "seconds": round(r.seconds, 3),
-            "solver": r.solver,
-            "formulation": r.formulation,
-            "variables": r.n_variables,
-            "constraints": r.n_constraints,
-            "nonzeros": r.n_nonzeros,
-            "rounds": r.rounds,
-            "objective_unit": f"{tp.weight}-weighted km"
-            + (" minus co-location bonus" if tp.site_bonus is not None else ""),
-        }
+        by_type[tp.type] = type_metrics(tw, f, tp)
+        unit = f"{tp.weight}-weighted km" + (
+            " minus co-location bonus" if tp.site_bonus is not None else ""
+        )
+        reports[tp.type] = SolverReport.from_result(tp.result, unit)
     for tp in type_plans:
         notes.append(
             f"{tp.type}: travel times from {tp.travel_source}; the model minimises "
@@ -279,7 +163,76 @@ def build_plan(
         tw["below_threshold"] = False
     facilities = pd.concat(facs, ignore_index=True)
     cols = [c for c in facilities.columns if c != "site_from_seat"]
-    # what stands in each township itself: a kept unit, or what a closed one became
+    _mark_in_township(tw, facilities, type_plans)
+    metrics = Metrics(by_type=by_type, colocation=_colocation(tw, type_plans))
+    if facilities["staff"].notna().any():
+        staffing = propose_staffing(facilities, tw, inputs.counties, policy.staffing)
+        units = staffing.units.set_index("id")
+        facilities["minimum_staff"] = facilities["id"].map(units["minimum"])
+        facilities["proposed_staff"] = facilities["id"].map(units["proposed"])
+        cols += ["minimum_staff", "proposed_staff"]
+        checks += staffing.checks
+        notes = notes + staffing.notes
+        metrics = dataclasses.replace(metrics, staffing=staffing_metrics(staffing.counties))
+        staffing_counties: pd.DataFrame | None = staffing.counties
+    else:
+        notes = notes + [
+            "no staff figures in the facilities: staffing (clauses 6, 8, 12) not proposed"
+        ]
+        staffing_counties = None
+    return Plan(
+        policy=policy,
+        townships=gpd.GeoDataFrame(tw, geometry="geometry", crs=inputs.townships.crs),
+        facilities=facilities[cols],
+        checks=checks,
+        metrics=metrics,
+        solver=SolverSummary(by_type=reports, budget=budget),
+        notes=notes,
+        synthetic=_is_synthetic(inputs),
+        sources=dict(inputs.sources),
+        types=tuple(tp.type for tp in type_plans),
+        staffing=staffing_counties,
+    )
+
+
+def _join_type(tw: pd.DataFrame, tp: TypePlan) -> None:
+    """Add one facility type's per-township columns (``served_by__<type>``, ...) to ``tw``."""
+    a = tp.assignment.set_index("code").reindex(tw["code"])
+    tw[f"served_by__{tp.type}"] = a["served_by"].to_numpy()
+    tw[f"distance_km__{tp.type}"] = a["distance_km"].to_numpy(dtype=float)
+    tw[f"before_by__{tp.type}"] = a["before_by"].to_numpy()
+    tw[f"distance_before_km__{tp.type}"] = a["distance_before_km"].to_numpy(dtype=float)
+    tw[f"minutes__{tp.type}"] = a["minutes"].to_numpy(dtype=float)
+    tw[f"minutes_before__{tp.type}"] = a["minutes_before"].to_numpy(dtype=float)
+    tw[f"by_road__{tp.type}"] = a["by_road"].to_numpy(dtype=bool)
+    if tp.type == POLICE:
+        tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
+
+
+def _type_facilities(tw: pd.DataFrame, tp: TypePlan) -> pd.DataFrame:
+    """Return the type's facilities with what each kept one serves (townships, people, area)."""
+    f = tp.facilities.copy()
+    serves = tw.groupby(f"served_by__{tp.type}")["code"].apply(lambda s: sorted(s))
+    f["serves"] = [
+        serves.get(i, []) if d == "keep" else []
+        for i, d in zip(f["id"], f["decision"], strict=True)
+    ]
+    f["n_served"] = f["serves"].map(len)
+    f["central"] = (f["decision"] == "keep") & (f["n_served"] >= tp.central_min_townships)
+    agg = tw.groupby(f"served_by__{tp.type}").agg(
+        population_served=("population", "sum"),
+        area_km2=("area_km2", "sum"),
+        max_distance_km=(f"distance_km__{tp.type}", "max"),
+    )
+    for c in agg.columns:
+        f[c] = f["id"].map(agg[c]).where(f["decision"] == "keep")
+    return f
+
+
+def _mark_in_township(
+    tw: pd.DataFrame, facilities: pd.DataFrame, type_plans: list[TypePlan]
+) -> None:
+    """Add ``in_township__<type>``: a kept unit in the township, or what a closed one became."""
     for tp in type_plans:
         f = facilities[facilities["type"] == tp.type]
         local: dict[str, str] = {}
@@ -289,68 +242,20 @@ def build_plan(
         ):
             local.setdefault(str(code), "keep" if dec == "keep" else str(becomes))
         tw[f"in_township__{tp.type}"] = tw["code"].map(local)
-    if len(type_plans) > 1:
-        kept_all = np.ones(len(tw), dtype=bool)
-        for tp in type_plans:
-            kept_all &= (tw[f"in_township__{tp.type}"] == "keep").to_numpy()
-        metrics["colocation"] = {
-            "types": [tp.type for tp in type_plans],
-            "townships_hosting_all": int(kept_all.sum()),
-            "codes": tw.loc[kept_all, "code"].tolist(),
-        }
-    synthetic = _is_synthetic(inputs)
-    staffing = None
-    if facilities["staff"].notna().any():
-        staffing = propose_staffing(facilities, tw, inputs.counties, policy.staffing)
-        units = staffing.units.set_index("id")
-        facilities["minimum_staff"] = facilities["id"].map(units["minimum"])
-        facilities["proposed_staff"] = facilities["id"].map(units["proposed"])
-        cols += ["minimum_staff", "proposed_staff"]
-        checks += staffing.checks
-        notes = notes + staffing.notes
-        metrics["staffing"] = _staffing_metrics(staffing.counties)
-    else:
-        notes = notes + [
-            "no staff figures in the facilities: staffing (clauses 6, 8, 12) not proposed"
-        ]
-    return Plan(
-        policy=policy,
-        townships=gpd.GeoDataFrame(tw, geometry="geometry", crs=inputs.townships.crs),
-        facilities=facilities[cols],
-        checks=checks,
-        metrics=metrics,
-        solver=solver,
-        notes=notes,
-        synthetic=synthetic,
-        sources=dict(inputs.sources),
-        types=tuple(tp.type for tp in type_plans),
-        staffing=None if staffing is None else staffing.counties,
+
+
+def _colocation(tw: pd.DataFrame, type_plans: list[TypePlan]) -> Colocation | None:
+    """Townships that keep a unit of every planned type (None when one type is planned)."""
+    if len(type_plans) < 2:
+        return None
+    kept_all = np.ones(len(tw), dtype=bool)
+    for tp in type_plans:
+        kept_all &= (tw[f"in_township__{tp.type}"] == "keep").to_numpy()
+    return Colocation(
+        types=[tp.type for tp in type_plans],
+        townships_hosting_all=int(kept_all.sum()),
+        codes=tw.loc[kept_all, "code"].tolist(),
     )
-
-
-def _staffing_metrics(counties: pd.DataFrame) -> dict[str, Any]:
-    """Totals per facility type of the staffing proposal, and the county rows."""
-    out: dict[str, Any] = {}
-    for t, rows in counties.groupby("type"):
-        out[str(t)] = {
-            "current": _num(rows["current"].sum()),
-            "proposed": _num(rows["proposed"].sum()),
-            "minimum_needed": _num(rows["minimum_needed"].sum()),
-            "shortfall": _num(rows["shortfall"].sum()),
-            "recruits_needed": _num(rows["recruits_needed"].sum()),
-            "share_gap_staff": _num(rows["share_gap_staff"].fillna(0).sum()),
-            "counties_short": int((rows["shortfall"] > 0).sum()),
-        }
-    out["by_county"] = [
-        {
-            k: (
-                _num(v) if isinstance(v, int | float | np.number) and not isinstance(v, bool) else v
-            )
-            for k, v in r.items()
-        }
-        for r in counties.to_dict("records")
-    ]
-    return out
 
 
 def _is_synthetic(inputs: Inputs) -> bool:
@@ -360,131 +265,3 @@ def _is_synthetic(inputs: Inputs) -> bool:
         if readme.is_file() and "SYNTHETIC" in readme.read_text(encoding="utf-8", errors="ignore"):
             return True
     return False
-
-
-def _weights(tw: pd.DataFrame, weight: str) -> np.ndarray:
-    return tw["population" if weight == "population" else "incidents"].to_numpy(dtype=float)
-
-
-def _wmean(w: np.ndarray, d: np.ndarray) -> float | None:
-    """Weighted mean of the finite distances (plain mean when the weights sum to 0)."""
-    ok = np.isfinite(d)
-    if not ok.any():
-        return None
-    ws = float(w[ok].sum())
-    return float((w[ok] * d[ok]).sum() / ws) if ws > 0 else float(d[ok].mean())
-
-
-def _max(d: np.ndarray) -> float | None:
-    ok = np.isfinite(d)
-    return float(d[ok].max()) if ok.any() else None
-
-
-def type_metrics(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> dict[str, Any]:
-    """Before/after metrics of one facility type, in total and by county.
-
-    Parameters
-    ----------
-    tw
-        Townships with the type's ``served_by``/``distance`` columns.
-    f
-        The type's facilities with decisions.
-    tp
-        The type plan.
-
-    Returns
-    -------
-    dict
-        ``before`` / ``after`` (count, weighted mean and max distance, population and incidents
-        per facility), ``reduction``, ``central``, ``closed_becomes``, ``objective`` (weighted
-        distance minus any co-location bonus) and ``by_county``.
-    """
-    t = tp.type
-    w = tp.weights if tp.weights is not None else _weights(tw, tp.weight)
-    w = np.asarray(w, dtype=float)
-    d_after = tw[f"distance_km__{t}"].to_numpy(dtype=float)
-    d_before = tw[f"distance_before_km__{t}"].to_numpy(dtype=float)
-    pop = float(tw["population"].sum())
-    inc = float(tw["incidents"].sum())
-
-    def side(count: int, d: np.ndarray) -> dict[str, Any]:
-        return {
-            "count": count,
-            "mean_distance_km": _num(_wmean(w, d)),
-            "max_distance_km": _num(_max(d)),
-            "population_per_facility": _num(pop / count if count else None),
-            "incidents_per_facility": _num(inc / count if count else None),
-        }
-
-    n_before = len(f)
-    n_after = int((f["decision"] == "keep").sum())
-    by_county = []
-    for county, idx in tw.groupby("county_code").groups.items():
-        pos = tw.index.get_indexer(idx)
-        fc = f[f["county_code"] == county]
-        b, a = len(fc), int((fc["decision"] == "keep").sum())
-        dc, dbc, wc = d_after[pos], d_before[pos], w[pos]
-        by_county.append(
-            {
-                "county_code": county,
-                "townships": len(pos),
-                "population": _num(tw["population"].to_numpy()[pos].sum()),
-                "before": b,
-                "after": a,
-                "reduction": _num(1 - a / b if b else 0.0),
-                "mean_distance_before_km": _num(_wmean(wc, dbc)),
-                "mean_distance_after_km": _num(_wmean(wc, dc)),
-                "max_distance_after_km": _num(_max(dc)),
-                "population_per_facility_after": _num(
-                    tw["population"].to_numpy()[pos].sum() / a if a else None
-                ),
-            }
-        )
-    becomes = CLOSED_BECOMES[t]
-    m_after = tw[f"minutes__{t}"].to_numpy(dtype=float)
-    m_before = tw[f"minutes_before__{t}"].to_numpy(dtype=float)
-    cost = m_after if tp.cost_basis == "time" else d_after
-    ok = np.isfinite(cost)
-    distance_term = float((w[ok] * cost[ok]).sum())
-    grew = m_after - m_before
-    order = np.argsort(-np.nan_to_num(m_after, nan=-1.0), kind="stable")[:10]
-    travel = {
-        "source": tp.travel_source,
-        "cost_basis": tp.cost_basis,
-        "mean_minutes_before": _num(_wmean(w, m_before)),
-        "mean_minutes_after": _num(_wmean(w, m_after)),
-        "max_minutes_after": _num(_max(m_after)),
-        "by_road_share": _num(float(np.mean(tw[f"by_road__{t}"].to_numpy(dtype=bool)))),
-        "worse_minutes": tp.worse_minutes,
-        "townships_worse": int(np.sum(np.nan_to_num(grew) > tp.worse_minutes)),
-        "worst_served": [
-            {
-                "code": str(tw["code"].iloc[i]),
-                "name": str(tw["name"].iloc[i]),
-                "served_by": tw[f"served_by__{t}"].iloc[i],
-                "minutes": _num(m_after[i]),
-                "minutes_before": _num(m_before[i]),
-                "distance_km": _num(d_after[i]),
-            }
-            for i in order.tolist()
-            if np.isfinite(m_after[i])
-        ],
-    }
-    bonus = 0.0
-    if tp.site_bonus is not None:
-        bonus = float(np.asarray(tp.site_bonus)[(f["decision"] == "keep").to_numpy()].sum())
-    return {
-        "weight": tp.weight,
-        "before": side(n_before, d_before),
-        "after": side(n_after, d_after),
-        "reduction": _num(1 - n_after / n_before if n_before else 0.0),
-        "central": int(f["central"].sum()),
-        "closed_becomes": {becomes: int((f["becomes"] == becomes).sum())},
-        "closed_becomes_zh": CLOSED_BECOMES_ZH[becomes],
-        "objective": _num(distance_term - bonus),
-        "objective_basis": "minutes" if tp.cost_basis == "time" else "km",
-        "travel": travel,
-        "distance_term": _num(distance_term),
-        "colocation_bonus": _num(bonus),
-        "by_county": by_county,
-    }
