@@ -7,11 +7,14 @@ then the report (rule checks, metrics, staffing) in :func:`optimizer.report.buil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from optimizer.inputs import Inputs
 from optimizer.planning import plan_types
+from optimizer.planning.budget import TimeBudget
 from optimizer.report import Plan, build_plan
+from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
 
 __all__ = ["make_plan"]
@@ -37,7 +40,10 @@ def make_plan(
     Returns
     -------
     Plan
-        Decisions, jurisdictions, metrics, rule checks and solver reports.
+        Decisions, jurisdictions, metrics, rule checks and solver reports. The policy's
+        ``solver.time_limit`` is one budget for the whole call: every facility type, every
+        waive round and every cover problem draws on it; ``plan.solver.budget`` says how it
+        was spent (seconds per stage, seconds in the solver core, whether the deadline passed).
 
     Raises
     ------
@@ -49,12 +55,23 @@ def make_plan(
         When a selected type has no facilities in the data.
     """
     policy = policy or Policy()
-    type_plans, notes, geography = plan_types(inputs, policy, types=types)
-    return build_plan(
-        inputs,
-        policy,
-        type_plans,
-        notes=notes,
-        graph=geography.graph,
-        area_km2=geography.area_km2,
+    budget = TimeBudget(policy.solver.time_limit)
+    type_plans, notes, geography = plan_types(inputs, policy, types=types, budget=budget)
+    with budget.stage("report"):
+        plan = build_plan(
+            inputs,
+            policy,
+            type_plans,
+            notes=notes,
+            graph=geography.graph,
+            area_km2=geography.area_km2,
+        )
+    report = TimeBudgetReport(
+        limit_seconds=budget.seconds,
+        seconds=round(budget.elapsed(), 3),
+        solving_seconds=round(budget.solving_seconds, 3),
+        deadline_reached=budget.expired
+        or any(r.time_limit_reached for r in plan.solver.by_type.values()),
+        stage_seconds=dict(budget.stage_seconds),
     )
+    return dataclasses.replace(plan, solver=dataclasses.replace(plan.solver, budget=report))

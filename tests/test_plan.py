@@ -406,6 +406,7 @@ def test_county_scope_with_a_single_station_lifts_the_limit(
 def _without_seconds(d: dict[str, Any]) -> dict[str, Any]:
     d = copy.deepcopy(d)
     d["solver"].pop("seconds")
+    d["solver"].pop("time_budget")  # wall-clock seconds per stage
     for v in d["solver"]["by_type"].values():
         v.pop("seconds")
     return d

@@ -1,0 +1,623 @@
+"""Formulate one facility type as a :class:`~optimizer.solver.LocationProblem`.
+
+Clients are the townships served by the type (weighted by population, incidents or cases);
+sites are today's facilities of the type. The steps, in order:
+
+1. the type's sites and pins (:func:`site_context`);
+2. which townships are served at all (a county may lack courts) (:func:`served_townships`);
+3. distances and travel times per county, today's nearest facility (:func:`pair_tables`,
+   :func:`today_nearest`);
+4. the allowed pairs: same county, within the limits, courts only into adjacent ones
+   (:func:`allowed_pairs`), and a clear error where a township has none;
+5. the named rule blocks of site groups: the fewest screen exceptions per county
+   (``exc_<county>``), at most one kept facility per township (``town_<code>``) and the count
+   limit per scope (``scope_<key>``);
+6. the minimum caseload per kept court unless too remote to merge (:func:`caseload_floors`);
+7. the problem itself (:func:`formulate`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InfeasibleError, PolicyError
+from optimizer.inputs import Inputs
+from optimizer.planning.budget import TimeBudget
+from optimizer.planning.spec import TypeRules
+from optimizer.rules.policy import TravelSettings
+from optimizer.rules.screens import scope_key
+from optimizer.schema import FACILITY_LABELS_ZH
+from optimizer.solver import LocationProblem, SiteGroup, min_cover
+from optimizer.spatial import Geography, network, site_xy, township_edges
+
+__all__ = ["Formulated", "Pairs", "SiteContext", "formulate"]
+
+logger = logging.getLogger(__name__)
+
+#: Per county: township indices, site indices, km, minutes, by-road flags (townships × sites).
+Tables = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass
+class SiteContext:
+    """A facility type's sites and the townships, as index arrays."""
+
+    spec: TypeRules
+    tw: pd.DataFrame
+    fac: pd.DataFrame
+    label: str
+    s_town: np.ndarray
+    s_xy: np.ndarray
+    t_county: np.ndarray
+    s_county: np.ndarray
+    ids: list[str]
+    pinned_open: set[int]
+    pinned_closed: set[int]
+    screen: np.ndarray
+    host_screened: np.ndarray
+
+    @property
+    def n_t(self) -> int:
+        """Number of townships."""
+        return len(self.tw)
+
+    @property
+    def n_s(self) -> int:
+        """Number of sites (today's facilities of the type)."""
+        return len(self.fac)
+
+
+@dataclass
+class Pairs:
+    """Allowed (township, site) pairs with km, minutes and whether by road."""
+
+    t: np.ndarray
+    s: np.ndarray
+    d: np.ndarray
+    m: np.ndarray
+    r: np.ndarray
+
+    def select(self, keep: np.ndarray) -> Pairs:
+        """Return the pairs where ``keep`` is True."""
+        return Pairs(self.t[keep], self.s[keep], self.d[keep], self.m[keep], self.r[keep])
+
+
+@dataclass
+class Formulated:
+    """A facility type's problem and everything needed to decode and explain its solution."""
+
+    ctx: SiteContext
+    problem: LocationProblem
+    clients: np.ndarray
+    served_mask: np.ndarray
+    pairs: Pairs
+    before_d: np.ndarray
+    before_m: np.ndarray
+    before_s: np.ndarray
+    court_adj: dict[int, set[int]]
+    exception_reason: dict[int, str]
+    limits: dict[str, dict[str, Any]]
+    site_min: np.ndarray | None
+    remote: dict[int, str]
+    travel_source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def site_context(inputs: Inputs, g: Geography, spec: TypeRules) -> SiteContext:
+    """Return the type's sites as arrays; raise when a pinned id is not in the data."""
+    t = spec.type
+    tw = inputs.townships
+    fac = inputs.facilities[inputs.facilities["type"] == t].reset_index(drop=True)
+    t_index = {c: i for i, c in enumerate(tw["code"])}
+    s_town = fac["township_code"].map(t_index).to_numpy(dtype=np.int64)
+    ids = fac["id"].astype(str).tolist()
+    id_index = {s: j for j, s in enumerate(ids)}
+    problems = [
+        f"pinned {t} '{p}' is not in the data"
+        for p in (*spec.pin_open, *spec.pin_closed)
+        if p not in id_index
+    ]
+    if problems:
+        raise PolicyError(problems)
+    screen = spec.screen if spec.screen is not None else np.zeros(len(tw), dtype=bool)
+    return SiteContext(
+        spec=spec,
+        tw=tw,
+        fac=fac,
+        label=FACILITY_LABELS_ZH[t],
+        s_town=s_town,
+        s_xy=site_xy(fac, g.crs),
+        t_county=tw["county_code"].to_numpy().astype(str),
+        s_county=fac["county_code"].to_numpy().astype(str),
+        ids=ids,
+        pinned_open={id_index[p] for p in spec.pin_open},
+        pinned_closed={id_index[p] for p in spec.pin_closed},
+        screen=screen,
+        host_screened=screen[s_town],
+    )
+
+
+def served_townships(ctx: SiteContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return which townships are served (their county has such a facility) and their indices.
+
+    Returns
+    -------
+    served_mask : numpy.ndarray of bool
+        Per township.
+    clients : numpy.ndarray
+        Township indices of the served townships (the problem's clients).
+    c_of_t : numpy.ndarray
+        Client index per township, -1 where not served.
+    """
+    spec, t, label = ctx.spec, ctx.spec.type, ctx.label
+    counties_with = set(ctx.s_county)
+    served_mask = np.array([c in counties_with for c in ctx.t_county])
+    lacking = sorted(set(ctx.t_county[~served_mask]))
+    if lacking and not spec.county_may_lack:
+        raise InfeasibleError(
+            [
+                f"county {c}: {int((ctx.t_county == c).sum())} townships but no {t} ({label}) in the data"
+                for c in lacking
+            ]
+        )
+    if lacking:
+        spec.notes.append(
+            f"{len(lacking)} count(y/ies) have no {t} ({label}); their {int((~served_mask).sum())} "
+            f"townships are served directly by the county's basic court (基层法院): "
+            + ", ".join(lacking[:12])
+            + (" ..." if len(lacking) > 12 else "")
+        )
+    clients = np.flatnonzero(served_mask)
+    c_of_t = np.full(ctx.n_t, -1, dtype=np.int64)
+    c_of_t[clients] = np.arange(len(clients))
+    return served_mask, clients, c_of_t
+
+
+def pair_tables(
+    inputs: Inputs, g: Geography, ctx: SiteContext, travel: TravelSettings
+) -> tuple[Tables, str]:
+    """Return km, minutes and by-road flags per county (townships × sites) and the travel source."""
+    spec = ctx.spec
+    tables: Tables = {}
+    all_o: list[np.ndarray] = []
+    all_d: list[np.ndarray] = []
+    for county in sorted(set(ctx.s_county) & set(ctx.t_county)):
+        ti = np.flatnonzero(ctx.t_county == county)
+        si = np.flatnonzero(ctx.s_county == county)
+        d = np.hypot(
+            g.seats_xy[ti, None, 0] - ctx.s_xy[None, si, 0],
+            g.seats_xy[ti, None, 1] - ctx.s_xy[None, si, 1],
+        ) * (spec.circuity / 1000.0)
+        d = np.round(d, 6)  # stable costs: the same inputs give the same plan
+        tables[county] = (ti, si, d, np.zeros(d.shape), np.zeros(d.shape, dtype=bool))
+        all_o.append(np.repeat(ti, len(si)))
+        all_d.append(np.tile(si, len(ti)))
+    minutes_flat, roads_flat, source = travel_minutes(
+        inputs, g, ctx, np.concatenate(all_o), np.concatenate(all_d), travel
+    )
+    pos = 0
+    for _, _, d, mins, used in tables.values():
+        n = d.size
+        mins[:] = np.round(minutes_flat[pos : pos + n].reshape(d.shape), 4)
+        used[:] = roads_flat[pos : pos + n].reshape(d.shape)
+        pos += n
+    return tables, source
+
+
+def travel_minutes(
+    inputs: Inputs,
+    g: Geography,
+    ctx: SiteContext,
+    pairs_t: np.ndarray,
+    pairs_s: np.ndarray,
+    travel: TravelSettings,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return travel minutes and by-road flags per (township, facility) pair, and their source.
+
+    By road when the inputs carry a road layer (the road graph is built once per plan and
+    kept in ``g``), else straight line × circuity at the fallback speed.
+    """
+    spec = ctx.spec
+    if inputs.roads is None:
+        source = f"straight line × circuity {spec.circuity:g} at {travel.fallback_kmh:g} km/h (no road layer)"
+        minutes = network.straight_line_minutes(
+            g.seats_xy, ctx.s_xy, pairs_t, pairs_s, circuity=spec.circuity, kmh=travel.fallback_kmh
+        )
+        return minutes, np.zeros(len(pairs_t), dtype=bool), source
+    if g.road is None:
+        g.road = network.road_graph(inputs.roads, g.crs, townships=inputs.townships)
+    minutes, used = network.travel_minutes(
+        g.road,
+        g.seats_xy,
+        ctx.s_xy,
+        pairs_t,
+        pairs_s,
+        groups_o=ctx.t_county,
+        groups_d=ctx.s_county,
+        access_kmh=travel.access_kmh,
+        circuity=spec.circuity,
+        fallback_kmh=travel.fallback_kmh,
+    )
+    share = float(used.mean()) if len(used) else 0.0
+    source = (
+        f"road network ({share:.1%} of pairs by road; the rest straight line × circuity "
+        f"{spec.circuity:g} at {travel.fallback_kmh:g} km/h)"
+    )
+    g.travel_source = source
+    return minutes, used, source
+
+
+def today_nearest(
+    ctx: SiteContext, tables: Tables, use_time: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return each township's km, minutes and index of its nearest facility today."""
+    before_d = np.full(ctx.n_t, np.nan)
+    before_m = np.full(ctx.n_t, np.nan)
+    before_s = np.full(ctx.n_t, -1, dtype=np.int64)
+    for ti, si, d, mins, _ in tables.values():
+        cost = mins if use_time else d
+        nearest = np.argmin(cost, axis=1)
+        rows = np.arange(len(ti))
+        before_d[ti] = d[rows, nearest]
+        before_m[ti] = mins[rows, nearest]
+        before_s[ti] = si[nearest]
+    return before_d, before_m, before_s
+
+
+def current_neighbours(
+    inputs: Inputs, g: Geography, before_s: np.ndarray, n_s: int
+) -> dict[int, set[int]]:
+    """Return, per facility, the facilities whose current jurisdictions touch its own."""
+    edges = township_edges(inputs, g)
+    adj: dict[int, set[int]] = {j: set() for j in range(n_s)}
+    for a, b in edges.tolist():
+        fa, fb = int(before_s[a]), int(before_s[b])
+        if fa >= 0 and fb >= 0 and fa != fb:
+            adj[fa].add(fb)
+            adj[fb].add(fa)
+    return adj
+
+
+def allowed_pairs(
+    ctx: SiteContext, tables: Tables, before_s: np.ndarray, court_adj: dict[int, set[int]]
+) -> Pairs:
+    """Return the pairs within the limits, not pinned closed, and (courts) adjacent only."""
+    spec = ctx.spec
+    parts: list[tuple[np.ndarray, ...]] = []
+    for ti, si, d, mins, used in tables.values():
+        ok = np.ones(d.shape, dtype=bool)
+        if spec.max_distance_km is not None:
+            ok &= d <= spec.max_distance_km + 1e-9
+        if spec.max_minutes is not None:
+            ok &= mins <= spec.max_minutes + 1e-9
+        ok &= ~np.isin(si, list(ctx.pinned_closed))[None, :]
+        if spec.adjacent_only:
+            for a, i in enumerate(ti):
+                own = int(before_s[i])
+                allowed = {own} | court_adj.get(own, set())
+                ok[a] &= np.isin(si, list(allowed))
+        r, c = np.nonzero(ok)
+        parts.append((ti[r], si[c], d[r, c], mins[r, c], used[r, c]))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
+    return Pairs(*(np.concatenate([p[k] for p in parts]) for k in range(5)))
+
+
+def check_reachable(ctx: SiteContext, pairs: Pairs, clients: np.ndarray) -> None:
+    """Raise, naming the townships, when a served township has no allowed facility."""
+    spec, tw, t = ctx.spec, ctx.tw, ctx.spec.type
+    unreachable = sorted(set(clients.tolist()) - set(pairs.t.tolist()))
+    if not unreachable:
+        return
+    reach = (
+        " and ".join(
+            x
+            for x in (
+                f"within {spec.max_distance_km:g} km" if spec.max_distance_km else "",
+                f"within {spec.max_minutes:g} minutes" if spec.max_minutes else "",
+            )
+            if x
+        )
+        or "in its county"
+    )
+    raise InfeasibleError(
+        [
+            f"township {tw.at[i, 'code']!s} {tw.at[i, 'name']!s} has no {t} ({ctx.label}) that may stay "
+            f"open {reach}"
+            for i in unreachable
+        ]
+        + [
+            f"raise the {t.split('_')[0]} distance or travel-time limit, or unpin a closed facility"
+        ],
+    )
+
+
+@dataclass
+class ScreenBlocks:
+    """The screen's consequences: eligible sites, the fewest exceptions and the closed sites."""
+
+    eligible: np.ndarray
+    groups: list[SiteGroup]
+    fixed_closed: set[int]
+    candidates: set[int]
+    reason: dict[int, str]
+
+
+def screen_blocks(
+    ctx: SiteContext, pairs: Pairs, served_mask: np.ndarray, budget: TimeBudget
+) -> ScreenBlocks:
+    """Close the facilities of screened townships except the fewest the rules force open.
+
+    Per county, townships with no eligible facility in reach are covered by the fewest
+    screened ones (a set cover, on the shared time budget), each listed with its reason.
+    """
+    spec, tw = ctx.spec, ctx.tw
+    all_sites = np.arange(ctx.n_s)
+    eligible = (~ctx.host_screened) | np.isin(all_sites, list(ctx.pinned_open))
+    eligible &= ~np.isin(all_sites, list(ctx.pinned_closed))
+    covered = np.zeros(ctx.n_t, dtype=bool)
+    covered[pairs.t[eligible[pairs.s]]] = True
+    covered[~served_mask] = True
+    reason: dict[int, str] = {
+        j: "pinned open by the planner" for j in ctx.pinned_open if ctx.host_screened[j]
+    }
+    groups: list[SiteGroup] = []
+    candidates: set[int] = set()
+    where = (
+        f"within {spec.max_distance_km:g} km"
+        if spec.max_distance_km
+        else f"within {spec.max_minutes:g} minutes"
+        if spec.max_minutes
+        else "in the county"
+    )
+    for county in sorted(set(ctx.t_county[~covered])):
+        lonely = [int(i) for i in np.flatnonzero((ctx.t_county == county) & ~covered)]
+        mask = np.isin(pairs.t, lonely) & ~eligible[pairs.s]
+        cand = sorted(set(pairs.s[mask].tolist()))
+        sets = [sorted(set(pairs.t[mask & (pairs.s == j)].tolist())) for j in cand]
+        local = {i: k for k, i in enumerate(lonely)}
+        with budget.solving():
+            chosen = min_cover(
+                [[local[i] for i in s] for s in sets], len(lonely), time_limit=budget.remaining()
+            )
+        groups.append(SiteGroup(f"exc_{county}", np.asarray(cand), 0, len(chosen)))
+        candidates |= set(cand)
+        for j in cand:
+            served = [
+                str(tw.at[i, "name"]) for i in sorted(set(pairs.t[mask & (pairs.s == j)].tolist()))
+            ]
+            reason[j] = (
+                f"{spec.screen_rule}, but no {ctx.label} in a township outside the screen lies {where} "
+                f"of {', '.join(served)}"
+            )
+        logger.info(
+            "county %s: %d township(s) have no eligible %s in reach; %d exception(s) needed",
+            county,
+            len(lonely),
+            spec.type,
+            len(chosen),
+        )
+    fixed_closed = set(ctx.pinned_closed)
+    for j in np.flatnonzero(~eligible).tolist():
+        if j not in candidates:
+            fixed_closed.add(j)
+    return ScreenBlocks(eligible, groups, fixed_closed, candidates, reason)
+
+
+def township_groups(ctx: SiteContext) -> list[SiteGroup]:
+    """Return one group per township with several facilities: at most one of them is kept."""
+    groups = []
+    for ti_ in np.unique(ctx.s_town).tolist():
+        js = np.flatnonzero(ctx.s_town == ti_)
+        if len(js) > 1:
+            groups.append(SiteGroup(f"town_{ctx.tw.at[ti_, 'code']!s}", js, 0, 1))
+    return groups
+
+
+def count_groups(
+    ctx: SiteContext,
+    pairs: Pairs,
+    served_mask: np.ndarray,
+    screen: ScreenBlocks,
+    budget: TimeBudget,
+) -> tuple[dict[str, dict[str, Any]], list[SiteGroup]]:
+    """Return the count limit per scope group, lifted to the fewest the rules need.
+
+    Returns
+    -------
+    limits : dict
+        Per scope key: ``current``, ``limit``, ``need`` and the ``reason`` when lifted.
+    groups : list of SiteGroup
+        One ``scope_<key>`` group per scope key.
+    """
+    spec = ctx.spec
+    limits: dict[str, dict[str, Any]] = {}
+    groups: list[SiteGroup] = []
+    if spec.reduction is None:
+        return limits, groups
+    scope_of_site = np.array([scope_key(c, spec.scope) for c in ctx.s_county])
+    may_open = screen.eligible | np.isin(np.arange(ctx.n_s), list(screen.candidates))
+    for key in sorted(set(scope_of_site)):
+        members = np.flatnonzero(scope_of_site == key)
+        current = len(members)
+        limit = int(math.floor((1.0 - spec.reduction) * current + 1e-9))
+        need = min_needed(key, ctx, served_mask, pairs, may_open, screen.fixed_closed, budget)
+        reason = ""
+        if need > limit:
+            reason = (
+                f"a {spec.reduction:.0%} cut leaves {limit} of {current}, but serving every "
+                f"township under the rules needs at least {need}"
+            )
+            logger.warning(
+                "%s, scope %s: %s; the limit is lifted to %d", spec.type, key, reason, need
+            )
+            limit = need
+        limits[key] = {"current": current, "limit": limit, "need": need, "reason": reason}
+        groups.append(SiteGroup(f"scope_{key}", members, 0, limit))
+    return limits, groups
+
+
+def min_needed(
+    key: str,
+    ctx: SiteContext,
+    served_mask: np.ndarray,
+    pairs: Pairs,
+    may_open: np.ndarray,
+    fixed_closed: set[int],
+    budget: TimeBudget,
+) -> int:
+    """Return the fewest facilities that serve every township of a scope group (cover per county)."""
+    total = 0
+    scope = ctx.spec.scope
+    t_county, p_t, p_s = ctx.t_county, pairs.t, pairs.s
+    counties = sorted({c for c in set(t_county[served_mask]) if scope_key(str(c), scope) == key})
+    for county in counties:
+        ti = np.flatnonzero((t_county == county) & served_mask)
+        mask = np.isin(p_t, ti) & may_open[p_s] & ~np.isin(p_s, list(fixed_closed))
+        sites = sorted(set(p_s[mask].tolist()))
+        pinned_here = [j for j in sites if j in ctx.pinned_open]
+        pinned_cover = set(p_t[mask & np.isin(p_s, pinned_here)].tolist())
+        rest = [int(i) for i in ti if int(i) not in pinned_cover]
+        if not rest:
+            total += len(pinned_here)
+            continue
+        rl = {i: k for k, i in enumerate(rest)}
+        sets = [
+            [rl[int(i)] for i in p_t[mask & (p_s == j)].tolist() if int(i) in rl]
+            for j in sites
+            if j not in pinned_here
+        ]
+        with budget.solving():
+            total += len(pinned_here) + len(
+                min_cover(sets, len(rest), time_limit=budget.remaining())
+            )
+    return total
+
+
+def caseload_floors(
+    ctx: SiteContext, served_mask: np.ndarray
+) -> tuple[np.ndarray | None, dict[int, str]]:
+    """Return the minimum caseload per court (NaN where exempt) and each exemption's reason."""
+    spec = ctx.spec
+    remote: dict[int, str] = {}
+    if spec.min_load is None or spec.loads is None:
+        return None, remote
+    site_min = np.full(ctx.n_s, float(spec.min_load))
+    s_county, s_xy = ctx.s_county, ctx.s_xy
+    for j in range(ctx.n_s):
+        others = np.flatnonzero(s_county == s_county[j])
+        others = others[others != j]
+        gap_km = (
+            float(np.min(np.hypot(*(s_xy[others] - s_xy[j]).T))) * spec.circuity / 1000.0
+            if len(others)
+            else math.inf
+        )
+        if spec.remote_km is not None and gap_km > spec.remote_km:
+            site_min[j] = np.nan
+            where_other = (
+                f"{gap_km:.0f} km" if math.isfinite(gap_km) else "no other court in the county"
+            )
+            remote[j] = (
+                f"too remote to merge: nearest other court {where_other} (> {spec.remote_km:g} km)"
+            )
+        elif j in ctx.pinned_open:
+            site_min[j] = np.nan
+            remote[j] = "pinned open by the planner"
+    county_total = pd.Series(spec.loads[served_mask]).groupby(ctx.t_county[served_mask]).sum()
+    for county, total in county_total.items():
+        if total < spec.min_load:
+            js = np.flatnonzero(s_county == county)
+            site_min[js] = np.nan
+            for j in js.tolist():
+                remote[j] = (
+                    f"the county's {total:,.0f} cases a year are below the minimum "
+                    f"{spec.min_load:,.0f} for any court"
+                )
+    return site_min, remote
+
+
+def formulate(
+    inputs: Inputs,
+    g: Geography,
+    spec: TypeRules,
+    travel: TravelSettings,
+    budget: TimeBudget,
+) -> Formulated:
+    """Return the location problem of one facility type, with what decoding it needs.
+
+    Raises
+    ------
+    PolicyError
+        When a pinned id is not in the data.
+    InfeasibleError
+        When a county has no facility of a type that every county needs, or a township has no
+        facility that may stay open within the limits.
+    """
+    ctx = site_context(inputs, g, spec)
+    served_mask, clients, c_of_t = served_townships(ctx)
+    tables, source = pair_tables(inputs, g, ctx, travel)
+    use_time = travel.cost == "time"
+    before_d, before_m, before_s = today_nearest(ctx, tables, use_time)
+    court_adj = current_neighbours(inputs, g, before_s, ctx.n_s) if spec.adjacent_only else {}
+    pairs = allowed_pairs(ctx, tables, before_s, court_adj)
+    check_reachable(ctx, pairs, clients)
+    screen = screen_blocks(ctx, pairs, served_mask, budget)
+    groups = screen.groups + township_groups(ctx)
+    limits, count_blocks = count_groups(ctx, pairs, served_mask, screen, budget)
+    groups += count_blocks
+    site_min, remote = caseload_floors(ctx, served_mask)
+    pairs = pairs.select(served_mask[pairs.t])
+    client_edges = site_home = None
+    if spec.contiguity:
+        edges = township_edges(inputs, g)
+        both = served_mask[edges[:, 0]] & served_mask[edges[:, 1]]
+        client_edges = c_of_t[edges[both]]
+        site_home = c_of_t[ctx.s_town]
+    problem = LocationProblem(
+        n_clients=len(clients),
+        n_sites=ctx.n_s,
+        client=c_of_t[pairs.t],
+        site=pairs.s,
+        cost=pairs.m if use_time else pairs.d,
+        weights=spec.weights[clients],
+        groups=groups,
+        fixed_open=frozenset(ctx.pinned_open),
+        fixed_closed=frozenset(screen.fixed_closed),
+        client_edges=client_edges,
+        site_home=site_home,
+        client_load=None if site_min is None else np.asarray(spec.loads)[clients],
+        site_min_load=site_min,
+        site_cost=None if spec.site_bonus is None else -spec.site_bonus[ctx.s_town],
+    )
+    logger.info(
+        "%s model: %d townships, %d facilities, %d allowed pairs, %d closed by the screen%s",
+        spec.type,
+        len(clients),
+        ctx.n_s,
+        len(pairs.d),
+        int((~screen.eligible).sum()) - len(screen.candidates),
+        ", connected jurisdictions" if spec.contiguity else "",
+    )
+    return Formulated(
+        ctx=ctx,
+        problem=problem,
+        clients=clients,
+        served_mask=served_mask,
+        pairs=pairs,
+        before_d=before_d,
+        before_m=before_m,
+        before_s=before_s,
+        court_adj=court_adj,
+        exception_reason=screen.reason,
+        limits=limits,
+        site_min=site_min,
+        remote=remote,
+        travel_source=source,
+    )
