@@ -458,6 +458,96 @@ def _incidents_and_cases(
     return incidents.astype(np.int64), cases.astype(np.int64)
 
 
+def _after_table(
+    s: _Setting,
+    geometry: list[shapely.Geometry],
+    group: np.ndarray,
+    post_pop: np.ndarray,
+    incidents: np.ndarray,
+    cases: np.ndarray,
+    vill: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """Assemble the county's 2023 townships.
+
+    Parameters
+    ----------
+    s
+        The county.
+    geometry
+        Each township's polygon (``OUTPUT_CRS``).
+    group
+        The 2023 township of each 2018 cell.
+    post_pop, incidents, cases
+        Population, incidents and cases of each township.
+    vill
+        Villages of each 2018 cell (summed into ``villages_before``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The ``TOWNSHIP_FIELDS`` with the geometry; ``households`` from the census household size.
+    """
+    return gpd.GeoDataFrame(
+        {
+            "code": s.post["code"].to_numpy(),
+            "name": s.post["name"].to_numpy(),
+            "county_code": s.code,
+            "kind": s.post["kind"].to_numpy(),
+            "population": post_pop,
+            "incidents": incidents,
+            "tibetan_area": s.tibetan,
+            "cases": cases,
+            "villages_before": np.bincount(group, weights=vill, minlength=len(s.post)).astype(
+                np.int64
+            ),
+            "households": np.round(post_pop / float(s.census["household_size"])).astype(np.int64),
+        },
+        geometry=geometry,
+        crs=OUTPUT_CRS,
+    )
+
+
+def _before_table(
+    s: _Setting,
+    cells_geo: gpd.GeoSeries,
+    merged_into: np.ndarray,
+    pre_pop: np.ndarray,
+    vill: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """Assemble the county's 2018 townships.
+
+    Parameters
+    ----------
+    s
+        The county.
+    cells_geo
+        The snapped cells (``OUTPUT_CRS``).
+    merged_into
+        Code of the 2023 township each cell merged into.
+    pre_pop, vill
+        Population and villages of each cell.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The ``BEFORE_FIELDS`` with the geometry.
+    """
+    return gpd.GeoDataFrame(
+        {
+            "code": s.pre["code"].to_numpy(),
+            "name": s.pre["name"].to_numpy(),
+            "county_code": s.code,
+            "county_code_2018": s.pre["county_code_orig"].to_numpy(),
+            "kind": s.pre["kind"].to_numpy(),
+            "merged_into": merged_into,
+            "population": pre_pop,
+            "villages": vill,
+        },
+        geometry=cells_geo.values,
+        crs=OUTPUT_CRS,
+    )
+
+
 def _county_row(
     rng: np.random.Generator, s: _Setting, facilities: pd.DataFrame, source: str
 ) -> dict[str, object]:
@@ -536,38 +626,8 @@ def build_county(frame: Frame, code: str, seed: int, source: str) -> County:
     incidents, cases = _incidents_and_cases(rng, post_pop, post_kind, s.tibetan)
 
     post_codes = s.post["code"].to_numpy()
-    after = gpd.GeoDataFrame(
-        {
-            "code": post_codes,
-            "name": s.post["name"].to_numpy(),
-            "county_code": code,
-            "kind": post_kind,
-            "population": post_pop,
-            "incidents": incidents,
-            "tibetan_area": s.tibetan,
-            "cases": cases,
-            "villages_before": np.bincount(group, weights=vill, minlength=len(s.post)).astype(
-                np.int64
-            ),
-            "households": np.round(post_pop / float(s.census["household_size"])).astype(np.int64),
-        },
-        geometry=post_geom,
-        crs=OUTPUT_CRS,
-    )
-    before = gpd.GeoDataFrame(
-        {
-            "code": s.pre["code"].to_numpy(),
-            "name": s.pre["name"].to_numpy(),
-            "county_code": code,
-            "county_code_2018": s.pre["county_code_orig"].to_numpy(),
-            "kind": kinds,
-            "merged_into": post_codes[group],
-            "population": pre_pop,
-            "villages": vill,
-        },
-        geometry=cells_geo.values,
-        crs=OUTPUT_CRS,
-    )
+    after = _after_table(s, post_geom, group, post_pop, incidents, cases, vill)
+    before = _before_table(s, cells_geo, post_codes[group], pre_pop, vill)
     seats = Seats(
         codes=s.pre["code"].to_numpy(),
         names=s.pre["name"].to_numpy(),

@@ -45,29 +45,22 @@ See docs/sample.md for the method.
 """
 
 
-def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
-    """Write a sample as the files a planner would load.
+def _write_layers(sample: Sample, out: Path) -> list[Path]:
+    """Write the GeoPackages with their timestamps fixed to 2020-01-01.
 
     Parameters
     ----------
     sample
-        A sample from :func:`build_sample`.
-    out_dir
-        Folder to write into (created if missing); existing files of the same name are replaced.
+        The sample.
+    out
+        The folder (exists).
 
     Returns
     -------
     list of pathlib.Path
-        The files written: ``townships.gpkg``, ``townships_before.gpkg``, ``roads.gpkg``
-        (when the sample has roads), ``facilities.csv``, ``counties.csv`` and ``README.md``.
-
-    Notes
-    -----
-    Files are reproducible byte for byte: rows are sorted, coordinates sit on a 1e-6 degree
-    grid and the GeoPackage timestamps are fixed through GDAL's ``OGR_CURRENT_DATE``.
+        ``townships.gpkg``, ``townships_before.gpkg`` and, when the sample has roads,
+        ``roads.gpkg`` (without a spatial index).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     note = f"SYNTHETIC data (optimizer sample, seed {sample.seed}); not real townships"
     old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
@@ -106,29 +99,56 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
             written.append(path)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+    return written
+
+
+def _readme_text(sample: Sample) -> str:
+    """Return the README written next to the files (no timestamp, so it is reproducible)."""
+    return _README.format(
+        request=sample.request,
+        seed=sample.seed,
+        version=version,
+        n_counties=len(sample.county_codes),
+        county_list=", ".join(
+            f"{c} {n}"
+            for c, n in zip(sample.counties["county_code"], sample.counties["name"], strict=True)
+        ),
+        n_townships=len(sample.townships),
+        n_before=len(sample.townships_before),
+        n_facilities=len(sample.facilities),
+    )
+
+
+def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
+    """Write a sample as the files a planner would load.
+
+    Parameters
+    ----------
+    sample
+        A sample from :func:`build_sample`.
+    out_dir
+        Folder to write into (created if missing); existing files of the same name are replaced.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: ``townships.gpkg``, ``townships_before.gpkg``, ``roads.gpkg``
+        (when the sample has roads), ``facilities.csv``, ``counties.csv`` and ``README.md``.
+
+    Notes
+    -----
+    Files are reproducible byte for byte: rows are sorted, coordinates sit on a 1e-6 degree
+    grid and the GeoPackage timestamps are fixed through GDAL's ``OGR_CURRENT_DATE``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = _write_layers(sample, out)
     for name, df in (("facilities", sample.facilities), ("counties", sample.counties)):
         path = out / f"{name}.csv"
         df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
         written.append(path)
     readme = out / "README.md"
-    readme.write_text(
-        _README.format(
-            request=sample.request,
-            seed=sample.seed,
-            version=version,
-            n_counties=len(sample.county_codes),
-            county_list=", ".join(
-                f"{c} {n}"
-                for c, n in zip(
-                    sample.counties["county_code"], sample.counties["name"], strict=True
-                )
-            ),
-            n_townships=len(sample.townships),
-            n_before=len(sample.townships_before),
-            n_facilities=len(sample.facilities),
-        ),
-        encoding="utf-8",
-    )
+    readme.write_text(_readme_text(sample), encoding="utf-8")
     written.append(readme)
     logger.info("wrote %d files to %s", len(written), out)
     return written
