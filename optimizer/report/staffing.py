@@ -440,6 +440,63 @@ def propose_staffing(
     tw["code"] = tw["code"].astype(str)
     kinds = _kinds(tw)
     tw_by_code = tw.set_index("code", drop=False)
+    f = _prepared_facilities(facilities, tw_by_code, notes)
+    cty = _county_table(counties)
+
+    unit_rows: list[dict[str, Any]] = []
+    county_rows: list[dict[str, Any]] = []
+    types = [t for t in FACILITY_TYPES if (f["type"] == t).any()]
+    for t in types:
+        ft = f[f["type"] == t]
+        kept_mask = ft["decision"] == "keep"
+        inputs = _TypeInputs(
+            t=t,
+            kinds=kinds,
+            tw_by_code=tw_by_code,
+            town_load=_township_workload(tw, policy.workload_for(t), policy, notes),
+            served=_served_towns(ft, tw, t),
+            kept_county=dict(
+                zip(ft.loc[kept_mask, "id"], ft.loc[kept_mask, "county_code"], strict=True)
+            ),
+            cty=cty,
+            policy=policy,
+            notes=notes,
+        )
+        for county, grp in ft.groupby("county_code", sort=True):
+            county_rows.append(_county(inputs, str(county), grp, unit_rows))
+    units = pd.DataFrame(unit_rows, columns=_UNIT_COLUMNS)
+    county_df = pd.DataFrame(county_rows, columns=_COUNTY_COLUMNS)
+    checks = _checks(units, county_df, policy, types)
+    logger.info(
+        "staffing: %d kept units in %d county rows, shortfall %d, %d checks",
+        int((units["decision"] == "keep").sum()),
+        len(county_df),
+        int(county_df["shortfall"].sum()) if len(county_df) else 0,
+        len(checks),
+    )
+    return StaffingResult(policy, units, county_df, checks, notes)
+
+
+def _prepared_facilities(
+    facilities: pd.DataFrame, tw_by_code: pd.DataFrame, notes: list[str]
+) -> pd.DataFrame:
+    """Return the facilities with text codes, a county code each and whole ``current_staff``.
+
+    Parameters
+    ----------
+    facilities
+        The validated facilities (``county_code`` may be missing or partly NaN).
+    tw_by_code
+        Townships indexed by text code, with ``county_code``.
+    notes
+        Notes to append to: staff missing (counted as 0) or not whole (rounded).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``id``, ``type``, ``township_code`` and ``county_code`` as text and an
+        integer ``current_staff``.
+    """
     f = facilities.copy()
     f["id"] = f["id"].astype(str)
     f["type"] = f["type"].astype(str)
@@ -459,154 +516,362 @@ def propose_staffing(
     if frac.any():
         notes.append(f"staff not whole for {int(frac.sum())} facilities: rounded")
     f["current_staff"] = staff.fillna(0.0).round().astype("int64")
-    cty = None
-    if counties is not None:
-        cty = counties.copy()
-        cty["county_code"] = cty["county_code"].astype(str)
-        cty = cty.set_index("county_code")
+    return f
 
-    unit_rows: list[dict[str, Any]] = []
-    county_rows: list[dict[str, Any]] = []
-    types = [t for t in FACILITY_TYPES if (f["type"] == t).any()]
-    for t in types:
-        ft = f[f["type"] == t]
-        measure = policy.workload_for(t)
-        town_load = _township_workload(tw, measure, policy, notes)
-        served = _served_towns(ft, tw, t)
-        kept_mask = ft["decision"] == "keep"
-        kept_county = dict(
-            zip(ft.loc[kept_mask, "id"], ft.loc[kept_mask, "county_code"], strict=True)
-        )
-        for county, grp in ft.groupby("county_code", sort=True):
-            county_rows.append(
-                _county(
-                    t,
-                    str(county),
-                    grp,
-                    kinds,
-                    tw_by_code,
-                    served,
-                    kept_county,
-                    town_load,
-                    cty,
-                    policy,
-                    unit_rows,
-                    notes,
-                )
-            )
-    units = pd.DataFrame(unit_rows, columns=_UNIT_COLUMNS)
-    county_df = pd.DataFrame(county_rows, columns=_COUNTY_COLUMNS)
-    checks = _checks(units, county_df, policy, types)
-    logger.info(
-        "staffing: %d kept units in %d county rows, shortfall %d, %d checks",
-        int((units["decision"] == "keep").sum()),
-        len(county_df),
-        int(county_df["shortfall"].sum()) if len(county_df) else 0,
-        len(checks),
-    )
-    return StaffingResult(policy, units, county_df, checks, notes)
+
+def _county_table(counties: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return the county figures indexed by text ``county_code`` (None stays None).
+
+    Parameters
+    ----------
+    counties
+        County figures with ``county_code``, or None.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        A copy indexed by county code.
+    """
+    if counties is None:
+        return None
+    cty = counties.copy()
+    cty["county_code"] = cty["county_code"].astype(str)
+    return cty.set_index("county_code")
+
+
+@dataclass(frozen=True)
+class _TypeInputs:
+    """What the county steps of one facility type share.
+
+    Attributes
+    ----------
+    t
+        The facility type.
+    kinds
+        Township kind by code.
+    tw_by_code
+        Townships indexed by code (for ``served_by__<type>``).
+    town_load
+        Township workload by code (incidents, population or cases).
+    served
+        Township codes served, per kept facility id.
+    kept_county
+        County code per kept facility id.
+    cty
+        County figures indexed by county code, or None.
+    policy
+        The staffing rules.
+    notes
+        Notes to append to.
+    """
+
+    t: str
+    kinds: pd.Series
+    tw_by_code: pd.DataFrame
+    town_load: pd.Series
+    served: dict[str, list[str]]
+    kept_county: dict[str, str]
+    cty: pd.DataFrame | None
+    policy: StaffingPolicy
+    notes: list[str]
 
 
 def _county(
-    t: str,
-    county: str,
-    grp: pd.DataFrame,
-    kinds: pd.Series,
-    tw_by_code: pd.DataFrame,
-    served: dict[str, list[str]],
-    kept_county: dict[str, str],
-    town_load: pd.Series,
-    cty: pd.DataFrame | None,
-    policy: StaffingPolicy,
-    unit_rows: list[dict[str, Any]],
-    notes: list[str],
+    inputs: _TypeInputs, county: str, grp: pd.DataFrame, unit_rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Propose the staffing of one facility type in one county; append unit rows."""
+    """Propose the staffing of one facility type in one county.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share.
+    county
+        The county code.
+    grp
+        The type's facilities of the county.
+    unit_rows
+        Unit rows to append to: the kept units (by id), then the closed ones.
+
+    Returns
+    -------
+    dict
+        The county row (keys of ``_COUNTY_COLUMNS``).
+    """
+    t, policy = inputs.t, inputs.policy
     grp = grp.sort_values("id")
     kept = grp[grp["decision"] == "keep"]
     closed = grp[grp["decision"] == "close"]
     kept_ids = kept["id"].tolist()
+    moved_in, pool, closed_rows = _closure_moves(inputs, county, closed, kept_ids)
+    minimum = _kept_minima(inputs, kept)
+    base = np.array(
+        [int(s) + moved_in[i] for i, s in zip(kept_ids, kept["current_staff"], strict=True)],
+        dtype=np.int64,
+    )
+    load = np.array(
+        [
+            float(inputs.town_load.reindex(inputs.served.get(i, [])).fillna(0).sum())
+            for i in kept_ids
+        ]
+    )
+    posts = sum(p for _, p, _ in closed_rows)
+    current = int(grp["current_staff"].sum())
+    unplaced = pool if not kept_ids else 0
+    if unplaced:
+        inputs.notes.append(f"{t} county {county}: no unit kept; {unplaced} staff cannot be placed")
+    available = current - posts - unplaced
+    need = int(minimum.sum())
+    proposed = _spread(available, base, minimum, pool, load)
+    shortfall = max(need - available, 0)
+    unit_rows += _kept_unit_rows(
+        inputs, county, kept, minimum, moved_in, base, proposed, load
+    ) + _closed_unit_rows(inputs, county, closed_rows)
+    in_units = int(proposed.sum()) + posts  # 警务室 officers belong to the station network
+    min_per_unit = int(minimum.min()) if len(minimum) else (minimum_staff(t, KIND_TOWNSHIP, policy))
+    return {
+        "type": t,
+        "county_code": county,
+        "units_kept": len(kept_ids),
+        "units_closed": len(closed),
+        "current": current,
+        "posts": posts,
+        "unplaced": unplaced,
+        "available": available,
+        "proposed": int(proposed.sum()),
+        "minimum_needed": need,
+        "shortfall": shortfall,
+        **_county_share(inputs, county, current, in_units),
+        **_recruits(inputs, county, shortfall),
+        "min_per_unit": min_per_unit,
+        "staffable_units": max_staffable_units(available, min_per_unit),
+    }
+
+
+def _closure_moves(
+    inputs: _TypeInputs, county: str, closed: pd.DataFrame, kept_ids: list[str]
+) -> tuple[dict[Any, int], int, list[tuple[Any, int, str | None]]]:
+    """Move the staff of each closed unit to the kept unit that absorbs its township.
+
+    A closed police station keeps ``police_office_staff`` officers as its 警务室 (clause 5);
+    staff of a closed unit that no kept unit of the county absorbs go to a county pool.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share (notes are appended for pooled staff).
+    county
+        The county code.
+    closed
+        The county's closed units, by id.
+    kept_ids
+        The county's kept unit ids.
+
+    Returns
+    -------
+    moved_in : dict
+        Staff arriving per kept unit id.
+    pool : int
+        Staff of closed units with no absorbing unit in the county.
+    closed_rows : list
+        Per closed unit: its row, the officers left in its 警务室 and the absorbing unit (or
+        None).
+    """
+    t, policy = inputs.t, inputs.policy
     moved_in = dict.fromkeys(kept_ids, 0)
-    pool = 0  # staff of closed units with no absorbing unit in the county
+    pool = 0
     closed_rows = []
     for r in closed.itertuples(index=False):
         post = min(_int(r.current_staff), policy.police_office_staff) if t == POLICE else 0
         moving = _int(r.current_staff) - post
-        target = _absorber(str(r.township_code), county, t, tw_by_code, served, kept_county)
+        target = _absorber(
+            str(r.township_code), county, t, inputs.tw_by_code, inputs.served, inputs.kept_county
+        )
         if target is None:
             pool += moving
             if moving:
-                notes.append(
+                inputs.notes.append(
                     f"{t} {r.id} (county {county}): no kept unit of the county absorbs township "
                     f"{r.township_code}; its {moving} staff are spread over the county's kept units"
                 )
         else:
             moved_in[target] += moving
         closed_rows.append((r, post, target))
-    minimum = np.array(
-        [minimum_staff(t, str(kinds[str(c)]), policy) for c in kept["township_code"]],
+    return moved_in, pool, closed_rows
+
+
+def _kept_minima(inputs: _TypeInputs, kept: pd.DataFrame) -> np.ndarray:
+    """Return the minimum staff of each kept unit (clauses 6, 8, 12), by the township's kind.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share (kinds and policy).
+    kept
+        The county's kept units with ``township_code``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer minimum per kept unit, in the order of ``kept``.
+    """
+    return np.array(
+        [
+            minimum_staff(inputs.t, str(inputs.kinds[str(c)]), inputs.policy)
+            for c in kept["township_code"]
+        ],
         dtype=np.int64,
     )
-    base = np.array(
-        [int(s) + moved_in[i] for i, s in zip(kept_ids, kept["current_staff"], strict=True)],
-        dtype=np.int64,
-    )
-    load = np.array([float(town_load.reindex(served.get(i, [])).fillna(0).sum()) for i in kept_ids])
-    posts = sum(p for _, p, _ in closed_rows)
-    current = int(grp["current_staff"].sum())
-    unplaced = pool if not kept_ids else 0
-    if unplaced:
-        notes.append(f"{t} county {county}: no unit kept; {unplaced} staff cannot be placed")
-    available = current - posts - unplaced
+
+
+def _spread(
+    available: int, base: np.ndarray, minimum: np.ndarray, pool: int, load: np.ndarray
+) -> np.ndarray:
+    """Return the proposed staff of the kept units: minima first, the rest by workload.
+
+    Parameters
+    ----------
+    available
+        Staff for the county's kept units.
+    base
+        Staff of each kept unit after the closure moves.
+    minimum
+        Minimum staff of each kept unit.
+    pool
+        Staff of closed units no kept unit absorbs.
+    load
+        Workload of each kept unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        When the staff cover the minima, each minimum plus a largest-remainder share of the
+        rest by workload (the total is conserved); else the minima filled busiest first.
+    """
     need = int(minimum.sum())
     if available >= need:
-        proposed = minimum + _largest_remainder(available - need, load)
-    else:
-        proposed = _fill_short(base, minimum, pool, load)
-    shortfall = max(need - available, 0)
-    for k, r in enumerate(kept.itertuples(index=False)):
-        unit_rows.append(
-            {
-                "id": r.id,
-                "type": t,
-                "county_code": county,
-                "township_code": r.township_code,
-                "kind": kinds[str(r.township_code)],
-                "decision": "keep",
-                "current_staff": _int(r.current_staff),
-                "minimum": int(minimum[k]),
-                "moved_in": moved_in[r.id],
-                "moved_to": None,
-                "post": 0,
-                "base": int(base[k]),
-                "proposed": int(proposed[k]),
-                "rebalance": int(proposed[k] - base[k]),
-                "deficit": int(max(minimum[k] - proposed[k], 0)),
-                "workload": float(load[k]),
-            }
-        )
-    for r, post, target in closed_rows:
-        unit_rows.append(
-            {
-                "id": r.id,
-                "type": t,
-                "county_code": county,
-                "township_code": r.township_code,
-                "kind": kinds[str(r.township_code)],
-                "decision": "close",
-                "current_staff": _int(r.current_staff),
-                "minimum": 0,
-                "moved_in": 0,
-                "moved_to": target,
-                "post": post,
-                "base": post,
-                "proposed": post,
-                "rebalance": 0,
-                "deficit": 0,
-                "workload": 0.0,
-            }
-        )
-    in_units = int(proposed.sum()) + posts  # 警务室 officers belong to the station network
+        return minimum + _largest_remainder(available - need, load)
+    return _fill_short(base, minimum, pool, load)
+
+
+def _kept_unit_rows(
+    inputs: _TypeInputs,
+    county: str,
+    kept: pd.DataFrame,
+    minimum: np.ndarray,
+    moved_in: dict[Any, int],
+    base: np.ndarray,
+    proposed: np.ndarray,
+    load: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Return the unit rows of the county's kept units.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share.
+    county
+        The county code.
+    kept
+        The county's kept units, by id.
+    minimum, base, proposed, load
+        Per kept unit: minimum, staff after the closure moves, proposed staff and workload.
+    moved_in
+        Staff arriving per kept unit id.
+
+    Returns
+    -------
+    list of dict
+        One row per kept unit (keys of ``_UNIT_COLUMNS``).
+    """
+    return [
+        {
+            "id": r.id,
+            "type": inputs.t,
+            "county_code": county,
+            "township_code": r.township_code,
+            "kind": inputs.kinds[str(r.township_code)],
+            "decision": "keep",
+            "current_staff": _int(r.current_staff),
+            "minimum": int(minimum[k]),
+            "moved_in": moved_in[r.id],
+            "moved_to": None,
+            "post": 0,
+            "base": int(base[k]),
+            "proposed": int(proposed[k]),
+            "rebalance": int(proposed[k] - base[k]),
+            "deficit": int(max(minimum[k] - proposed[k], 0)),
+            "workload": float(load[k]),
+        }
+        for k, r in enumerate(kept.itertuples(index=False))
+    ]
+
+
+def _closed_unit_rows(
+    inputs: _TypeInputs, county: str, closed_rows: list[tuple[Any, int, str | None]]
+) -> list[dict[str, Any]]:
+    """Return the unit rows of the county's closed units.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share.
+    county
+        The county code.
+    closed_rows
+        Per closed unit: its row, its 警务室 officers and the absorbing unit (or None).
+
+    Returns
+    -------
+    list of dict
+        One row per closed unit (keys of ``_UNIT_COLUMNS``): minimum 0, proposed = post.
+    """
+    return [
+        {
+            "id": r.id,
+            "type": inputs.t,
+            "county_code": county,
+            "township_code": r.township_code,
+            "kind": inputs.kinds[str(r.township_code)],
+            "decision": "close",
+            "current_staff": _int(r.current_staff),
+            "minimum": 0,
+            "moved_in": 0,
+            "moved_to": target,
+            "post": post,
+            "base": post,
+            "proposed": post,
+            "rebalance": 0,
+            "deficit": 0,
+            "workload": 0.0,
+        }
+        for r, post, target in closed_rows
+    ]
+
+
+def _county_share(
+    inputs: _TypeInputs, county: str, current: int, in_units: int
+) -> dict[str, float]:
+    """Return the county share figures: the units' staff against the county total.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share (county figures and policy).
+    county
+        The county code.
+    current
+        The units' staff before the plan.
+    in_units
+        The units' proposed staff, 警务室 officers included.
+
+    Returns
+    -------
+    dict
+        ``county_total``, ``share_current``, ``share``, ``share_target`` and
+        ``share_gap_staff`` (staff missing to reach the target); NaN where the county has no
+        total or the type no share rule.
+    """
+    t, cty, policy = inputs.t, inputs.cty, inputs.policy
     total = (
         _num(cty.at[county, SHARE_TOTAL[t]])
         if (
@@ -625,6 +890,35 @@ def _county(
     share_current = current / total if ok_total else float("nan")
     share = in_units / total if ok_total else float("nan")
     gap = max(math.ceil(target_share * total - in_units - 1e-9), 0) if ok_total else float("nan")
+    return {
+        "county_total": total,
+        "share_current": share_current,
+        "share": share,
+        "share_target": target_share,
+        "share_gap_staff": gap,
+    }
+
+
+def _recruits(inputs: _TypeInputs, county: str, shortfall: int) -> dict[str, float]:
+    """Return the new staff a county's shortfall implies, and the county's planned recruits.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share (county figures and policy).
+    county
+        The county code.
+    shortfall
+        Staff missing to cover the minima.
+
+    Returns
+    -------
+    dict
+        ``recruits_needed`` (for police ``shortfall / recruits_to_stations_share`` rounded
+        up, else the shortfall), ``planned_recruits`` and ``planned_recruits_to_units``
+        (police only, NaN otherwise or when not given).
+    """
+    t, cty, policy = inputs.t, inputs.cty, inputs.policy
     if t == POLICE:
         recruits = math.ceil(shortfall / policy.recruits_to_stations_share - 1e-9)
         planned = (
@@ -640,168 +934,260 @@ def _county(
     else:
         recruits = shortfall
         planned = planned_to_units = float("nan")
-    min_per_unit = int(minimum.min()) if len(minimum) else (minimum_staff(t, KIND_TOWNSHIP, policy))
     return {
-        "type": t,
-        "county_code": county,
-        "units_kept": len(kept_ids),
-        "units_closed": len(closed),
-        "current": current,
-        "posts": posts,
-        "unplaced": unplaced,
-        "available": available,
-        "proposed": int(proposed.sum()),
-        "minimum_needed": need,
-        "shortfall": shortfall,
-        "county_total": total,
-        "share_current": share_current,
-        "share": share,
-        "share_target": target_share,
-        "share_gap_staff": gap,
         "recruits_needed": recruits,
         "planned_recruits": planned,
         "planned_recruits_to_units": planned_to_units,
-        "min_per_unit": min_per_unit,
-        "staffable_units": max_staffable_units(available, min_per_unit),
     }
 
 
 def _checks(
     units: pd.DataFrame, counties: pd.DataFrame, policy: StaffingPolicy, types: list[str]
 ) -> list[Check]:
-    """Recompute the staffing rules from the proposal (units and county rows)."""
+    """Recompute the staffing rules from the proposal (units and county rows).
+
+    Parameters
+    ----------
+    units
+        The proposal's unit rows.
+    counties
+        The proposal's county rows.
+    policy
+        The staffing rules.
+    types
+        The facility types of the plan, in order.
+
+    Returns
+    -------
+    list of Check
+        Per type: the minima, the county share (police and judicial offices) and, when the
+        policy limits units to the staffable, that limit.
+    """
     checks: list[Check] = []
     for t in types:
-        label = FACILITY_LABELS_ZH[t]
-        clause = CLAUSE[t]
         u = units[(units["type"] == t) & (units["decision"] == "keep")]
         c = counties[counties["type"] == t].set_index("county_code")
-        below = u[u["proposed"] < u["minimum"]]
-        missing = (below["minimum"] - below["proposed"]).groupby(below["county_code"]).sum()
-        excs: list[dict[str, str]] = []
-        explained = True
-        for county, n_missing in missing.items():
-            row: Any = c.loc[str(county)]
-            ok = int(row["shortfall"]) == int(n_missing)
-            explained &= ok
-            ids = ", ".join(below.loc[below["county_code"] == county, "id"])
-            if t == POLICE:
-                hire = (
-                    f"{int(row['recruits_needed'])} new recruits at "
-                    f"{policy.recruits_to_stations_share:.0%} to stations"
-                )
-                if math.isfinite(row["planned_recruits"]):
-                    hire += (
-                        f" (the county plans {row['planned_recruits']:g}, "
-                        f"{row['planned_recruits_to_units']:g} of them to stations)"
-                    )
-            else:
-                hire = (
-                    f"{int(row['recruits_needed'])} more staff (new posts or 下沉 from the county)"
-                )
+        checks.append(_minimum_check(t, u, c, policy))
+        if t in SHARE_TOTAL:
+            checks.append(_share_check(t, c, policy))
+        if policy.limit_units_to_staffable:
+            checks.append(_staffable_check(t, c))
+    return checks
+
+
+def _minimum_check(t: str, u: pd.DataFrame, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
+    """Check that every kept unit reaches its minimum, or its county reports the shortfall.
+
+    Parameters
+    ----------
+    t
+        The facility type.
+    u
+        The type's kept unit rows.
+    c
+        The type's county rows indexed by county code.
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    Check
+        Passes when every county with units below the minimum reports exactly the missing
+        staff as its shortfall; each such county is listed with the staff it needs.
+    """
+    below = u[u["proposed"] < u["minimum"]]
+    missing = (below["minimum"] - below["proposed"]).groupby(below["county_code"]).sum()
+    excs: list[dict[str, str]] = []
+    explained = True
+    for county, n_missing in missing.items():
+        row: Any = c.loc[str(county)]
+        ok = int(row["shortfall"]) == int(n_missing)
+        explained &= ok
+        ids = ", ".join(below.loc[below["county_code"] == county, "id"])
+        excs.append(
+            {
+                "id": str(county),
+                "reason": f"shortfall {int(row['shortfall'])}: {ids} below the minimum; needs "
+                f"{_hire_text(t, row, policy)}"
+                + ("" if ok else f" (units miss {int(n_missing)}: not reported)"),
+            }
+        )
+    rule, target = _minimum_rule(t, policy)
+    return Check(
+        t,
+        CLAUSE[t],
+        rule,
+        target,
+        f"{len(u) - len(below)} of {len(u)} kept {FACILITY_LABELS_ZH[t]} at the minimum",
+        explained,
+        excs,
+    )
+
+
+def _hire_text(t: str, row: Any, policy: StaffingPolicy) -> str:
+    """Return, in words, the new staff a county row's shortfall needs.
+
+    Parameters
+    ----------
+    t
+        The facility type.
+    row
+        The county row (``recruits_needed``, ``planned_recruits``,
+        ``planned_recruits_to_units``).
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    str
+        For police the recruits (and the county's plan when given), else the staff to add.
+    """
+    if t != POLICE:
+        return f"{int(row['recruits_needed'])} more staff (new posts or 下沉 from the county)"
+    hire = (
+        f"{int(row['recruits_needed'])} new recruits at "
+        f"{policy.recruits_to_stations_share:.0%} to stations"
+    )
+    if math.isfinite(row["planned_recruits"]):
+        hire += (
+            f" (the county plans {row['planned_recruits']:g}, "
+            f"{row['planned_recruits_to_units']:g} of them to stations)"
+        )
+    return hire
+
+
+def _minimum_rule(t: str, policy: StaffingPolicy) -> tuple[str, Any]:
+    """Return the minimum-staff rule of a type in words and its target.
+
+    Parameters
+    ----------
+    t
+        The facility type.
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    rule : str
+        The rule (Chinese, then English).
+    target
+        The minimum by township kind (police), else the minimum per unit.
+    """
+    if t == POLICE:
+        rule = (
+            f"建制乡、建制镇派出所民警分别不少于{policy.station_min_township}人、"
+            f"{policy.station_min_town}人 / each kept station >= {policy.station_min_township} "
+            f"officers in a 乡, {policy.station_min_town} in a 镇, "
+            f"{policy.station_min_street} in a 街道"
+        )
+        target: Any = {
+            KIND_TOWNSHIP: policy.station_min_township,
+            KIND_TOWN: policy.station_min_town,
+            KIND_STREET: policy.station_min_street,
+            KIND_OTHER: policy.station_min_other,
+        }
+        return rule, target
+    if t == JUDICIAL:
+        rule = (
+            f"每个司法所至少配备1名司法助理员、1名工作人员 / each kept office >= "
+            f"{policy.office_min_staff} staff"
+        )
+        return rule, policy.office_min_staff
+    rule = (
+        f"每个人民法庭至少配备1名员额法官、1名书记员和1名司法警察 / each kept court >= "
+        f"{policy.court_min_staff} staff"
+    )
+    return rule, policy.court_min_staff
+
+
+def _share_check(t: str, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
+    """List each county whose kept units hold less than the target share of the county total.
+
+    Parameters
+    ----------
+    t
+        The facility type (police or judicial office).
+    c
+        The type's county rows indexed by county code.
+    policy
+        The staffing rules.
+
+    Returns
+    -------
+    Check
+        Always passed: every county below the target or without a total is listed with its
+        gap; the actual value is the smallest share computed.
+    """
+    share_target = (
+        policy.station_share_of_county_police
+        if t == POLICE
+        else policy.office_share_of_establishment
+    )
+    excs = []
+    shares = []
+    for county, row in c.iterrows():
+        if not math.isfinite(row["share"]):
             excs.append(
                 {
                     "id": str(county),
-                    "reason": f"shortfall {int(row['shortfall'])}: {ids} below the minimum; needs "
-                    f"{hire}" + ("" if ok else f" (units miss {int(n_missing)}: not reported)"),
+                    "reason": f"no {SHARE_TOTAL[t]} for the county: share not computed",
                 }
             )
-        if t == POLICE:
-            rule = (
-                f"建制乡、建制镇派出所民警分别不少于{policy.station_min_township}人、"
-                f"{policy.station_min_town}人 / each kept station >= {policy.station_min_township} "
-                f"officers in a 乡, {policy.station_min_town} in a 镇, "
-                f"{policy.station_min_street} in a 街道"
+            continue
+        shares.append(row["share"])
+        if row["share"] + 1e-9 < share_target:
+            excs.append(
+                {
+                    "id": str(county),
+                    "reason": f"{row['share']:.1%} of {row['county_total']:g}: "
+                    f"{int(row['share_gap_staff'])} more staff needed (下沉 from the county)",
+                }
             )
-            target: Any = {
-                KIND_TOWNSHIP: policy.station_min_township,
-                KIND_TOWN: policy.station_min_town,
-                KIND_STREET: policy.station_min_street,
-                KIND_OTHER: policy.station_min_other,
+    who = (
+        "公安派出所警力达到县级公安机关总警力"
+        if t == POLICE
+        else "司法所占编比例不低于县级司法行政机关政法专项编制的"
+    )
+    return Check(
+        t,
+        CLAUSE[t],
+        f"{who}{share_target:.0%}以上 / kept {t}s hold >= {share_target:.0%} of the county total",
+        share_target,
+        round(min(shares), 6) if shares else None,
+        True,  # every county below the target or without a total is listed with its gap
+        excs,
+    )
+
+
+def _staffable_check(t: str, c: pd.DataFrame) -> Check:
+    """Check that no county keeps more units than its staff can man at the minimum.
+
+    Parameters
+    ----------
+    t
+        The facility type.
+    c
+        The type's county rows indexed by county code.
+
+    Returns
+    -------
+    Check
+        Each county keeping more units than ``staffable_units``.
+    """
+    over = c[c["units_kept"] > c["staffable_units"]]
+    return Check(
+        t,
+        CLAUSE[t],
+        f"保留的{FACILITY_LABELS_ZH[t]}不多于现有人员按最低配备可支撑的数量 / kept units <= units "
+        "the county's staff can man at the minimum",
+        "units_kept <= staffable_units",
+        f"{len(c) - len(over)} of {len(c)} counties",
+        over.empty,
+        [
+            {
+                "id": str(k),
+                "reason": f"{int(r['units_kept'])} kept, staff for {int(r['staffable_units'])}",
             }
-        elif t == JUDICIAL:
-            rule = (
-                f"每个司法所至少配备1名司法助理员、1名工作人员 / each kept office >= "
-                f"{policy.office_min_staff} staff"
-            )
-            target = policy.office_min_staff
-        else:
-            rule = (
-                f"每个人民法庭至少配备1名员额法官、1名书记员和1名司法警察 / each kept court >= "
-                f"{policy.court_min_staff} staff"
-            )
-            target = policy.court_min_staff
-        checks.append(
-            Check(
-                t,
-                clause,
-                rule,
-                target,
-                f"{len(u) - len(below)} of {len(u)} kept {label} at the minimum",
-                explained,
-                excs,
-            )
-        )
-        if t in SHARE_TOTAL:
-            share_target = (
-                policy.station_share_of_county_police
-                if t == POLICE
-                else policy.office_share_of_establishment
-            )
-            excs = []
-            shares = []
-            for county, row in c.iterrows():
-                if not math.isfinite(row["share"]):
-                    excs.append(
-                        {
-                            "id": str(county),
-                            "reason": f"no {SHARE_TOTAL[t]} for the county: share not computed",
-                        }
-                    )
-                    continue
-                shares.append(row["share"])
-                if row["share"] + 1e-9 < share_target:
-                    excs.append(
-                        {
-                            "id": str(county),
-                            "reason": f"{row['share']:.1%} of {row['county_total']:g}: "
-                            f"{int(row['share_gap_staff'])} more staff needed (下沉 from the county)",
-                        }
-                    )
-            who = (
-                "公安派出所警力达到县级公安机关总警力"
-                if t == POLICE
-                else "司法所占编比例不低于县级司法行政机关政法专项编制的"
-            )
-            checks.append(
-                Check(
-                    t,
-                    clause,
-                    f"{who}{share_target:.0%}以上 / kept {t}s hold >= {share_target:.0%} of the county total",
-                    share_target,
-                    round(min(shares), 6) if shares else None,
-                    True,  # every county below the target or without a total is listed with its gap
-                    excs,
-                )
-            )
-        if policy.limit_units_to_staffable:
-            over = c[c["units_kept"] > c["staffable_units"]]
-            checks.append(
-                Check(
-                    t,
-                    clause,
-                    f"保留的{label}不多于现有人员按最低配备可支撑的数量 / kept units <= units "
-                    "the county's staff can man at the minimum",
-                    "units_kept <= staffable_units",
-                    f"{len(c) - len(over)} of {len(c)} counties",
-                    over.empty,
-                    [
-                        {
-                            "id": str(k),
-                            "reason": f"{int(r['units_kept'])} kept, staff for {int(r['staffable_units'])}",
-                        }
-                        for k, r in over.iterrows()
-                    ],
-                )
-            )
-    return checks
+            for k, r in over.iterrows()
+        ],
+    )
