@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -22,6 +22,7 @@ from optimizer.schema import TIBETAN_AREA_PREFIXES
 
 __all__ = [
     "CourtPolicy",
+    "FacilityPolicy",
     "JudicialPolicy",
     "PolicePolicy",
     "Policy",
@@ -35,7 +36,102 @@ Weighting = Literal["population", "incidents"]
 
 
 @dataclass(frozen=True)
-class PolicePolicy:
+class FacilityPolicy:
+    """The rules every facility type shares: the cut, limits, pins and jurisdictions.
+
+    Parameters
+    ----------
+    reduction
+        Minimum share of today's facilities to cut at each scope; ``None``: no count limit.
+    scope
+        Where the cut is counted: the whole data set (``province``, the plan's level),
+        each ``prefecture`` (code digits 1-4) or each ``county``.
+    max_distance_km
+        Longest allowed travel distance from a township's seat to its facility, or ``None``.
+    max_travel_minutes
+        Longest allowed travel time (by road when a road layer is given), or ``None``.
+    circuity
+        Road distance per straight-line distance, used until road networks are given.
+    weight
+        Objective weighting of the distance.
+    pin_open, pin_closed
+        Facility ids the planner keeps or closes regardless of the model.
+    central_min_townships
+        A kept facility serving at least this many townships is a central one.
+    contiguity
+        Each kept facility's jurisdiction (辖区) is connected in the township adjacency graph
+        and contains the facility's own township.
+
+    Notes
+    -----
+    Every subclass is validated by the same checks (:meth:`problems`) plus its own
+    (:meth:`own_problems`), all reported together in one :class:`~optimizer.errors.PolicyError`.
+    """
+
+    #: Prefix of the settings in scenario files and messages (``police``, ``judicial``, ``court``).
+    prefix: ClassVar[str] = "facility"
+    #: Example cut shown when ``reduction`` is out of range.
+    reduction_example: ClassVar[str] = "0.35"
+    #: Order of the settings in plan.json (the order users have seen since schema version 1).
+    field_order: ClassVar[tuple[str, ...]] = ()
+
+    reduction: float | None = None
+    scope: Scope = "province"
+    max_distance_km: float | None = None
+    max_travel_minutes: float | None = None
+    circuity: float = 1.3
+    weight: Literal["population", "incidents", "cases"] = "population"
+    pin_open: tuple[str, ...] = ()
+    pin_closed: tuple[str, ...] = ()
+    central_min_townships: int = 2
+    contiguity: bool = True
+
+    def __post_init__(self) -> None:
+        problems = self.problems() + self.own_problems()
+        if problems:
+            raise PolicyError(problems)
+
+    def problems(self) -> list[str]:
+        """Return the problems of the shared settings: cut, distances, circuity, pins."""
+        p = self.prefix
+        problems = []
+        if self.reduction is not None and not 0.0 <= self.reduction < 1.0:
+            problems.append(
+                f"{p}.reduction = {self.reduction}: give a share in [0, 1), e.g. {self.reduction_example}"
+            )
+        if self.max_travel_minutes is not None and self.max_travel_minutes <= 0:
+            problems.append(
+                f"{p}.max_travel_minutes = {self.max_travel_minutes}: must be positive or null"
+            )
+        if self.max_distance_km is not None and self.max_distance_km <= 0:
+            problems.append(
+                f"{p}.max_distance_km = {self.max_distance_km}: must be positive or null"
+            )
+        if not 1.0 <= self.circuity <= 5.0:
+            problems.append(
+                f"{p}.circuity = {self.circuity}: expected between 1.0 and 5.0 (typical 1.2-1.6)"
+            )
+        if self.central_min_townships < 2:
+            problems.append(f"{p}.central_min_townships must be at least 2")
+        both = set(self.pin_open) & set(self.pin_closed)
+        if both:
+            problems.append(f"{p}: ids pinned both open and closed: {', '.join(sorted(both))}")
+        return problems
+
+    def own_problems(self) -> list[str]:
+        """Return the problems of the type's own settings (none here)."""
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every setting as plain data (lists for tuples), in :attr:`field_order`."""
+        names = self.field_order or tuple(f.name for f in fields(self))
+        return {
+            n: list(v) if isinstance(v, tuple) else v for n in names for v in [getattr(self, n)]
+        }
+
+
+@dataclass(frozen=True)
+class PolicePolicy(FacilityPolicy):
     """Rules for police stations (clauses 4-5).
 
     Parameters
@@ -70,69 +166,41 @@ class PolicePolicy:
         contains the station's own township.
     """
 
+    prefix: ClassVar[str] = "police"
+    reduction_example: ClassVar[str] = "0.35"
+    field_order: ClassVar[tuple[str, ...]] = (
+        "reduction",
+        "scope",
+        "min_population",
+        "min_incidents",
+        "exempt_tibetan_area",
+        "tibetan_prefixes",
+        "max_distance_km",
+        "max_travel_minutes",
+        "circuity",
+        "weight",
+        "pin_open",
+        "pin_closed",
+        "central_min_townships",
+        "contiguity",
+    )
+
     reduction: float = 0.35
-    scope: Scope = "province"
     min_population: float = 20_000
     min_incidents: float = 50
     exempt_tibetan_area: bool = True
     tibetan_prefixes: tuple[str, ...] = TIBETAN_AREA_PREFIXES
-    max_distance_km: float | None = None
-    max_travel_minutes: float | None = None
-    circuity: float = 1.3
     weight: Weighting = "population"
-    pin_open: tuple[str, ...] = ()
-    pin_closed: tuple[str, ...] = ()
-    central_min_townships: int = 2
-    contiguity: bool = True
 
-    def __post_init__(self) -> None:
-        problems = []
-        if not 0.0 <= self.reduction < 1.0:
-            problems.append(
-                f"police.reduction = {self.reduction}: give a share in [0, 1), e.g. 0.35"
-            )
+    def own_problems(self) -> list[str]:
+        """Return the problems of the clause-4 screen's thresholds."""
         if self.min_population < 0 or self.min_incidents < 0:
-            problems.append("police.min_population and police.min_incidents must not be negative")
-        if self.max_distance_km is not None and self.max_distance_km <= 0:
-            problems.append(
-                f"police.max_distance_km = {self.max_distance_km}: must be positive or null"
-            )
-        if not 1.0 <= self.circuity <= 5.0:
-            problems.append(
-                f"police.circuity = {self.circuity}: expected between 1.0 and 5.0 (typical 1.2-1.6)"
-            )
-        if self.central_min_townships < 2:
-            problems.append("police.central_min_townships must be at least 2")
-        both = set(self.pin_open) & set(self.pin_closed)
-        if both:
-            problems.append(f"stations pinned both open and closed: {', '.join(sorted(both))}")
-        if problems:
-            raise PolicyError(problems)
-
-
-def _common_checks(prefix: str, obj: Any) -> list[str]:
-    """Return the problems shared by the facility policies: distances, circuity, pins."""
-    problems = []
-    if obj.max_travel_minutes is not None and obj.max_travel_minutes <= 0:
-        problems.append(
-            f"{prefix}.max_travel_minutes = {obj.max_travel_minutes}: must be positive or null"
-        )
-    if obj.max_distance_km is not None and obj.max_distance_km <= 0:
-        problems.append(
-            f"{prefix}.max_distance_km = {obj.max_distance_km}: must be positive or null"
-        )
-    if not 1.0 <= obj.circuity <= 5.0:
-        problems.append(
-            f"{prefix}.circuity = {obj.circuity}: expected between 1.0 and 5.0 (typical 1.2-1.6)"
-        )
-    both = set(obj.pin_open) & set(obj.pin_closed)
-    if both:
-        problems.append(f"{prefix}: ids pinned both open and closed: {', '.join(sorted(both))}")
-    return problems
+            return ["police.min_population and police.min_incidents must not be negative"]
+        return []
 
 
 @dataclass(frozen=True)
-class JudicialPolicy:
+class JudicialPolicy(FacilityPolicy):
     """Rules for judicial offices (司法所, clauses 7-8).
 
     Parameters
@@ -153,32 +221,35 @@ class JudicialPolicy:
         Connected service areas (off by default: offices serve by 集中办公、分散服务).
     """
 
+    prefix: ClassVar[str] = "judicial"
+    reduction_example: ClassVar[str] = "0.30"
+    field_order: ClassVar[tuple[str, ...]] = (
+        "reduction",
+        "scope",
+        "min_density_per_km2",
+        "max_distance_km",
+        "max_travel_minutes",
+        "circuity",
+        "weight",
+        "pin_open",
+        "pin_closed",
+        "central_min_townships",
+        "contiguity",
+    )
+
     reduction: float = 0.30
-    scope: Scope = "province"
     min_density_per_km2: float | None = None
-    max_distance_km: float | None = None
-    max_travel_minutes: float | None = None
-    circuity: float = 1.3
-    weight: Literal["population", "incidents", "cases"] = "population"
-    pin_open: tuple[str, ...] = ()
-    pin_closed: tuple[str, ...] = ()
-    central_min_townships: int = 2
     contiguity: bool = False
 
-    def __post_init__(self) -> None:
-        problems = _common_checks("judicial", self)
-        if not 0.0 <= self.reduction < 1.0:
-            problems.append(
-                f"judicial.reduction = {self.reduction}: give a share in [0, 1), e.g. 0.30"
-            )
+    def own_problems(self) -> list[str]:
+        """Return the problems of the density screen."""
         if self.min_density_per_km2 is not None and self.min_density_per_km2 < 0:
-            problems.append("judicial.min_density_per_km2 must not be negative")
-        if problems:
-            raise PolicyError(problems)
+            return ["judicial.min_density_per_km2 must not be negative"]
+        return []
 
 
 @dataclass(frozen=True)
-class CourtPolicy:
+class CourtPolicy(FacilityPolicy):
     """Rules for people's courts (人民法庭, clauses 10-12).
 
     Parameters
@@ -204,33 +275,40 @@ class CourtPolicy:
         Objective weighting: ``population`` or ``cases``.
     """
 
+    prefix: ClassVar[str] = "court"
+    reduction_example: ClassVar[str] = "0.20, or null"
+    field_order: ClassVar[tuple[str, ...]] = (
+        "min_cases",
+        "remote_km",
+        "cases_per_10k",
+        "adjacent_only",
+        "reduction",
+        "scope",
+        "max_distance_km",
+        "max_travel_minutes",
+        "circuity",
+        "weight",
+        "pin_open",
+        "pin_closed",
+        "central_min_townships",
+        "contiguity",
+    )
+
     min_cases: float = 200.0
     remote_km: float | None = 60.0
     cases_per_10k: float = 65.0
     adjacent_only: bool = True
-    reduction: float | None = None
-    scope: Scope = "province"
-    max_distance_km: float | None = None
-    max_travel_minutes: float | None = None
-    circuity: float = 1.3
-    weight: Literal["population", "incidents", "cases"] = "population"
-    pin_open: tuple[str, ...] = ()
-    pin_closed: tuple[str, ...] = ()
-    central_min_townships: int = 2
-    contiguity: bool = True
 
-    def __post_init__(self) -> None:
-        problems = _common_checks("court", self)
+    def own_problems(self) -> list[str]:
+        """Return the problems of the caseload rules."""
+        problems = []
         if self.min_cases < 0:
             problems.append("court.min_cases must not be negative")
         if self.remote_km is not None and self.remote_km <= 0:
             problems.append("court.remote_km must be positive or null")
         if self.cases_per_10k <= 0:
             problems.append("court.cases_per_10k must be positive")
-        if self.reduction is not None and not 0.0 <= self.reduction < 1.0:
-            problems.append(f"court.reduction = {self.reduction}: give a share in [0, 1) or null")
-        if problems:
-            raise PolicyError(problems)
+        return problems
 
 
 @dataclass(frozen=True)
@@ -372,7 +450,10 @@ class Policy:
                 return {k: plain(x) for k, x in v.items()}
             return v
 
-        return plain(dataclasses.asdict(self))
+        out = plain(dataclasses.asdict(self))
+        for key in ("police", "judicial", "court"):
+            out[key] = getattr(self, key).to_dict()
+        return out
 
 
 def _build(cls: type, data: dict[str, Any], *, prefix: str) -> Any:
