@@ -382,3 +382,20 @@ def test_missing_crs_projected_hint(
     with pytest.raises(DataError, match="look projected"):
         load_inputs(folder)
     assert_canonical(load_inputs(folder, crs="EPSG:4547"), tiny_townships)
+
+
+def test_reading_keeps_its_public_names():
+    """load_inputs orchestrates the per-file readers; the old import paths keep working."""
+    import optimizer.inputs as inputs_pkg
+    from optimizer.inputs import reading
+    from optimizer.inputs.counties import COUNTY_OUTPUT
+    from optimizer.inputs.facilities import FACILITY_OUTPUT
+    from optimizer.inputs.townships import TOWNSHIP_OUTPUT
+
+    for name in reading.__all__:
+        assert hasattr(reading, name), name
+    for name in inputs_pkg.__all__:
+        assert hasattr(inputs_pkg, name), name
+    assert list(TOWNSHIP_OUTPUT) == TOWNSHIP_COLUMNS
+    assert list(FACILITY_OUTPUT) == FACILITY_COLUMNS
+    assert COUNTY_OUTPUT[:2] == ("county_code", "name")

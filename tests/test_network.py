@@ -1,4 +1,4 @@
-"""Township adjacency, road layers, road graphs and travel times (optimizer.network)."""
+"""Township adjacency, road layers, road graphs and travel times (optimizer.spatial.network)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from optimizer.inputs import read_roads
 from optimizer.inputs import reading as io
 from optimizer.paths import sample_dir
 from optimizer.sample import MOUNTAIN_PREFIXES, build_sample, write_sample
-from optimizer.spatial import network
+from optimizer.spatial import adjacency, network
 
 UTM = "EPSG:32648"
 
@@ -516,3 +516,17 @@ def test_whole_province_travel_times(province) -> None:  # type: ignore[no-untyp
         f"{used.mean():.1%} by road"
     )
     assert np.all(np.isfinite(minutes)) and used.mean() > 0.95
+
+
+def test_network_module_keeps_the_adjacency_functions():
+    """Adjacency lives in spatial.adjacency; spatial.network still exposes it unchanged."""
+    assert network.township_adjacency is adjacency.township_adjacency
+    assert network.county_components is adjacency.county_components
+    assert set(network.__all__) == {
+        "assign_node_groups",
+        "county_components",
+        "road_graph",
+        "straight_line_minutes",
+        "township_adjacency",
+        "travel_minutes",
+    }

@@ -7,6 +7,8 @@ centre; across Sichuan (97-110 E) the scale error stays below 0.5 %.
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from pyproj import CRS
 
 __all__ = [
     "GEOGRAPHIC_CRS",
+    "crs_string",
     "facility_points",
     "projected_crs",
     "township_seats",
@@ -21,6 +24,24 @@ __all__ = [
 
 #: Geographic CRS the tool stores lon/lat in; EPSG:4490 (CGCS2000) is treated as the same.
 GEOGRAPHIC_CRS = "EPSG:4326"
+
+
+def crs_string(crs: Any) -> str:
+    """Return a CRS as a compact string (``EPSG:32648`` where possible).
+
+    Parameters
+    ----------
+    crs
+        Anything :meth:`pyproj.CRS.from_user_input` accepts.
+
+    Returns
+    -------
+    str
+        ``"EPSG:<code>"`` when the CRS has an EPSG code, else its WKT.
+    """
+    c = CRS.from_user_input(crs)
+    epsg = c.to_epsg()
+    return f"EPSG:{epsg}" if epsg is not None else c.to_wkt()
 
 
 def projected_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:

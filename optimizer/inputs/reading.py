@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from optimizer import schema
 from optimizer.errors import DataError
-from optimizer.inputs import geometry as geo
 from optimizer.inputs import validate as v
+from optimizer.inputs.counties import COUNTY_NUMBERS, read_counties
+from optimizer.inputs.facilities import read_facilities
 from optimizer.inputs.files import detect_dbf_encoding, read_layer, read_table
 from optimizer.inputs.roads import road_problems
+from optimizer.inputs.townships import TOWNSHIP_OPTIONAL_NUMBERS, read_townships
 
 __all__ = [
     "COUNTY_NUMBERS",
@@ -52,34 +53,6 @@ _SUFFIXES = {
     "township_attributes": TABLE_SUFFIXES,
     "roads": (".gpkg", ".shp", ".geojson", ".json"),
 }
-
-TOWNSHIP_OPTIONAL_NUMBERS: tuple[str, ...] = ("cases", "villages_before", "households")
-COUNTY_NUMBERS: tuple[str, ...] = ("police_total", "judicial_establishment", "new_police_recruits")
-TOWNSHIP_OUTPUT: tuple[str, ...] = (
-    "code",
-    "name",
-    "county_code",
-    "kind",
-    "population",
-    "incidents",
-    "tibetan_area",
-    *TOWNSHIP_OPTIONAL_NUMBERS,
-    "geometry",
-)
-FACILITY_OUTPUT: tuple[str, ...] = (
-    "id",
-    "type",
-    "name",
-    "township_code",
-    "county_code",
-    "lon",
-    "lat",
-    "staff",
-    "site_from_seat",
-)
-COUNTY_OUTPUT: tuple[str, ...] = ("county_code", "name", *COUNTY_NUMBERS)
-
-# Encodings a .cpg may name, as Python codec names.
 
 
 @dataclass
@@ -195,402 +168,6 @@ def find_inputs(
 
 
 # --------------------------------------------------------------------------------------------
-# readers
-
-
-def _column(table: pd.DataFrame, mapping: dict[str, str], name: str) -> pd.Series:
-    """Return a matched column as objects, or an all-missing column when absent."""
-    if name in mapping:
-        return table[mapping[name]].astype("object").reset_index(drop=True)
-    return pd.Series([None] * len(table), dtype="object")
-
-
-def _to_4326(
-    layer: gpd.GeoDataFrame, file: str, crs: str | None, notes: list[str]
-) -> tuple[gpd.GeoDataFrame | None, list[str]]:
-    """Set the user's CRS if given, then convert to EPSG:4326; None when there is no CRS."""
-    problems = v.check_crs(layer, file, override=crs)
-    if problems:
-        return None, problems
-    if crs is not None:
-        if layer.crs is not None and not layer.crs.equals(crs):
-            notes.append(f"{file}: CRS {layer.crs.to_string()} replaced by crs={crs}")
-        elif layer.crs is None:
-            notes.append(f"{file}: no CRS in the file; using crs={crs}")
-        layer = layer.set_crs(crs, allow_override=True)
-    if layer.crs is not None and layer.crs.equals("EPSG:4326"):
-        return layer, []
-    try:
-        return layer.to_crs(geo.GEOGRAPHIC_CRS), []
-    except Exception as exc:  # pyproj errors vary by version
-        return None, [f"{file}: cannot convert CRS {layer.crs} to lon/lat ({exc})"]
-
-
-def _township_values(
-    table: pd.DataFrame,
-    mapping: dict[str, str],
-    codes: pd.Series,
-    rows: v.Rows,
-) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Check and convert the township columns one source (layer or sheet) provides.
-
-    Returns a frame with ``code`` and the canonical columns present in ``mapping``, positionally
-    aligned with the source, so that messages carry the source's own row numbers.
-    """
-    problems: list[str] = []
-    notes: list[str] = []
-    out = pd.DataFrame({"code": codes})
-    for name in mapping:
-        if name == "code":
-            continue
-        raw = _column(table, mapping, name)
-        if name == "name":
-            blank = [i for i, x in enumerate(raw.tolist()) if v.is_blank(x)]
-            if blank:
-                problems.append(f"{rows.file}: name is blank in {rows.many(blank)}; fill it in")
-            out[name] = raw.map(lambda x: None if v.is_blank(x) else str(x).strip())
-        elif name == "county_code":
-            county, p, n = v.check_codes(raw, rows, name, digits=6, allow_blank=True)
-            problems += p
-            notes += n
-            out[name] = county
-        elif name == "kind":
-            kinds, p, _ = v.parse_kinds(raw, pd.Series([None] * len(raw), dtype="object"), rows)
-            problems += p
-            out[name] = kinds
-        elif name == "tibetan_area":
-            out[name], p = v.parse_flags(raw, rows, name)
-            problems += p
-        else:
-            required = name in ("population", "incidents")
-            out[name], p = v.check_numbers(raw, rows, name, required=required, labels=codes)
-            problems += p
-    return out, problems, notes
-
-
-def _read_townships(
-    path: Path,
-    attributes_path: Path | None,
-    *,
-    crs: str | None,
-    tibetan_prefixes: tuple[str, ...],
-    notes: list[str],
-) -> tuple[gpd.GeoDataFrame | None, list[str]]:
-    """Read, join, check and canonicalise the townships; None when unusable."""
-    problems: list[str] = []
-    try:
-        layer, layer_notes, dbf_encoding = read_layer(path)
-    except Exception as exc:  # any GDAL/IO failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
-    notes.extend(layer_notes)
-    lrows = v.Rows(path.name, first=1, unit="feature")
-    mapping, match_notes = v.match_columns(
-        layer.columns.drop("geometry"), schema.TOWNSHIP_COLUMNS, dbf_encoding=dbf_encoding
-    )
-    notes.extend(f"{path.name}: {n}" for n in match_notes)
-    if "code" not in mapping:
-        problems += v.check_required(
-            path.name, mapping, schema.TOWNSHIP_COLUMNS, ["code"], layer.columns
-        )
-        return None, problems
-    codes, p, n = v.check_codes(layer[mapping["code"]], lrows, "code")
-    problems += p
-    notes.extend(n)
-    problems += v.check_duplicates(codes, lrows, "code")
-    table, p, n = _township_values(layer, mapping, codes, lrows)
-    problems += p
-    notes.extend(n)
-    have = set(mapping)
-    found_headers = [str(c) for c in layer.columns]
-    files = path.name
-
-    if attributes_path is not None:
-        files = f"{path.name} + {attributes_path.name}"
-        attrs: pd.DataFrame | None
-        try:
-            attrs, attr_notes = read_table(attributes_path)
-        except Exception as exc:  # any reader failure becomes a problem to report
-            problems.append(f"{attributes_path.name}: cannot read ({exc})")
-            attrs = None
-        if attrs is not None:
-            notes.extend(attr_notes)
-            arows = v.Rows(attributes_path.name)
-            amap, anotes = v.match_columns(attrs.columns, schema.TOWNSHIP_COLUMNS)
-            notes.extend(f"{attributes_path.name}: {n}" for n in anotes)
-            found_headers += [str(c) for c in attrs.columns]
-            if "code" not in amap:
-                problems += v.check_required(
-                    attributes_path.name, amap, schema.TOWNSHIP_COLUMNS, ["code"], attrs.columns
-                )
-            else:
-                acodes, p, n = v.check_codes(attrs[amap["code"]], arows, "code")
-                problems += p
-                notes.extend(n)
-                problems += v.check_duplicates(acodes, arows, "code")
-                sheet, p, n = _township_values(attrs, amap, acodes, arows)
-                problems += p
-                notes.extend(n)
-                table, p, n = _join_attributes(table, sheet, path.name, attributes_path.name)
-                problems += p
-                notes.extend(n)
-                have |= set(amap)
-
-    required = [c for c in schema.TOWNSHIP_REQUIRED if c != "county_code"]
-    problems += v.check_required(
-        files, {c: c for c in have}, schema.TOWNSHIP_COLUMNS, required, found_headers
-    )
-    for name in schema.TOWNSHIP_COLUMNS:
-        if name not in table.columns:
-            table[name] = np.nan if name in ("population", "incidents") else None
-    for name in TOWNSHIP_OPTIONAL_NUMBERS + ("population", "incidents"):
-        table[name] = table[name].astype("float64")
-
-    # county code: from the column where given, else from the township code
-    from_code = codes.where(codes.isna(), codes.str[:6])
-    given = table["county_code"]
-    county = given.where(given.notna(), from_code)
-    n_derived = int((given.isna() & from_code.notna()).sum())
-    if n_derived == len(table):
-        notes.append(f"{files}: county_code derived from the first 6 digits of code")
-    elif n_derived:
-        notes.append(f"{files}: county_code of {n_derived} township(s) derived from code")
-    mismatch = int((given.notna() & from_code.notna() & (given != from_code)).sum())
-    if mismatch:
-        notes.append(
-            f"{files}: {mismatch} township(s) have a county_code different from code digits "
-            "1-6 (kept as given)"
-        )
-    table["county_code"] = county
-
-    kind_given = table["kind"]
-    table["kind"] = [
-        k if isinstance(k, str) else (schema.kind_from_code(c) if isinstance(c, str) else None)
-        for k, c in zip(kind_given.tolist(), codes.tolist(), strict=True)
-    ]
-    if "kind" not in have:
-        notes.append(f"{files}: kind derived from code digits 7-9")
-
-    table["tibetan_area"] = [
-        bool(f)
-        if isinstance(f, bool)
-        else (isinstance(c, str) and schema.is_tibetan_area(c, tibetan_prefixes))
-        for f, c in zip(table["tibetan_area"].tolist(), county.tolist(), strict=True)
-    ]
-    table["tibetan_area"] = table["tibetan_area"].astype(bool)
-
-    geometry, p, n = v.check_geometries(layer.geometry, lrows, labels=codes)
-    problems += p
-    notes.extend(n)
-    gdf = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=layer.crs)
-    gdf, p = _to_4326(gdf, path.name, crs, notes)
-    problems += p
-    if gdf is None:
-        return None, problems
-
-    gdf = gdf[list(TOWNSHIP_OUTPUT)]
-    for name in ("code", "name", "county_code", "kind"):
-        gdf[name] = gdf[name].astype("object")
-    gdf = gdf.sort_values("code", na_position="last").reset_index(drop=True)
-    return gdf, problems
-
-
-def _join_attributes(
-    table: pd.DataFrame, sheet: pd.DataFrame, layer_name: str, sheet_name: str
-) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Left-join checked sheet values on code; the sheet's values win over the layer's."""
-    problems: list[str] = []
-    notes: list[str] = []
-    sheet = sheet[sheet["code"].notna()].drop_duplicates("code")
-    extra = sorted(set(sheet["code"]) - set(table["code"].dropna()))
-    if extra:
-        notes.append(
-            f"{sheet_name}: {len(extra)} code(s) have no polygon in {layer_name} and were "
-            f"ignored ({v.listing(extra)})"
-        )
-    known = set(sheet["code"])
-    lacking = [c for c in table["code"].dropna() if c not in known]
-    if lacking:
-        problems.append(
-            f"{sheet_name}: no row for township(s) {v.listing(lacking)} of {layer_name}; "
-            "add their attributes"
-        )
-    overlap = [c for c in sheet.columns if c != "code" and c in table.columns]
-    if overlap:
-        notes.append(
-            f"{sheet_name}: {', '.join(overlap)} taken from the sheet (also in {layer_name})"
-        )
-    lookup = sheet.set_index("code")
-    table = table.copy()
-    for name in sheet.columns:
-        if name == "code":
-            continue
-        from_sheet = table["code"].map(lookup[name])
-        if name in table.columns:
-            table[name] = from_sheet.where(table["code"].isin(known), table[name])
-        else:
-            table[name] = from_sheet
-    return table, problems, notes
-
-
-def _read_facilities(
-    path: Path,
-    townships: gpd.GeoDataFrame | None,
-    *,
-    all_townships: bool,
-    crs: str | None,
-    site_tolerance_m: float,
-    notes: list[str],
-) -> tuple[pd.DataFrame | None, list[str]]:
-    """Read, check and canonicalise the facility list; None when unusable."""
-    problems: list[str] = []
-    from_layer = path.suffix.lower() == ".gpkg"
-    try:
-        if from_layer:
-            layer, layer_notes, _ = read_layer(path)
-            notes.extend(layer_notes)
-            table: pd.DataFrame = pd.DataFrame(layer.drop(columns="geometry"))
-        else:
-            table, table_notes = read_table(path)
-            notes.extend(table_notes)
-    except Exception as exc:  # any reader failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
-    rows = v.Rows(path.name, first=1, unit="feature") if from_layer else v.Rows(path.name)
-    mapping, match_notes = v.match_columns(table.columns, schema.FACILITY_COLUMNS)
-    notes.extend(f"{path.name}: {n}" for n in match_notes)
-    if from_layer:
-        mapping.pop("lon", None)
-        mapping.pop("lat", None)
-    missing = v.check_required(
-        path.name, mapping, schema.FACILITY_COLUMNS, schema.FACILITY_REQUIRED, table.columns
-    )
-    if missing:
-        return None, missing
-
-    ids = _column(table, mapping, "id").map(lambda x: None if v.is_blank(x) else str(x).strip())
-    blank_ids = [i for i, x in enumerate(ids.tolist()) if x is None]
-    if blank_ids:
-        problems.append(f"{path.name}: id is blank in {rows.many(blank_ids)}; fill it in")
-    problems += v.check_duplicates(ids, rows, "id")
-    types, p = v.check_facility_types(_column(table, mapping, "type"), rows)
-    problems += p
-    tcodes, p, n = v.check_codes(_column(table, mapping, "township_code"), rows, "township_code")
-    problems += p
-    notes.extend(n)
-    staff, p = v.check_numbers(
-        _column(table, mapping, "staff"), rows, "staff", required=False, labels=ids
-    )
-    problems += p
-
-    if from_layer:
-        lon, lat, p = _layer_sites(layer, path.name, crs, notes)
-        problems += p
-    else:
-        lon, p = v.check_numbers(_column(table, mapping, "lon"), rows, "lon", required=False)
-        problems += p
-        lat, p = v.check_numbers(_column(table, mapping, "lat"), rows, "lat", required=False)
-        problems += p
-    out_of_range, p = v.check_coordinates(lon, lat, rows, ids)
-    problems += p
-
-    names = _column(table, mapping, "name").map(lambda x: "" if v.is_blank(x) else str(x).strip())
-    fac = pd.DataFrame(
-        {
-            "id": ids,
-            "type": types,
-            "name": names,
-            "township_code": tcodes,
-            "county_code": None,
-            "lon": lon.where(~out_of_range),
-            "lat": lat.where(~out_of_range),
-            "staff": staff,
-            "site_from_seat": False,
-        }
-    )
-    if townships is not None:
-        if all_townships:  # else "unknown township" may just echo a malformed township code
-            problems += v.check_known_townships(tcodes, townships["code"], rows, ids)
-        county_of = dict(zip(townships["code"], townships["county_code"], strict=True))
-        fac["county_code"] = fac["township_code"].map(county_of)
-        problems += v.check_sites(fac, townships, tolerance_m=site_tolerance_m, rows=rows)
-        no_site = (fac["lon"].isna() | fac["lat"].isna()) & ~out_of_range
-        fillable = no_site & fac["township_code"].isin(townships["code"])
-        if fillable.any():
-            usable = townships[~townships.geometry.is_empty & townships.geometry.notna()]
-            seats = geo.township_seats(usable)
-            seat_of = pd.Series(seats.to_numpy(), index=usable["code"].to_numpy())
-            pts = fac.loc[fillable, "township_code"].map(seat_of)
-            has = pts.notna()
-            idx = pts.index[has]
-            fac.loc[idx, "lon"] = [pt.x for pt in pts[has]]
-            fac.loc[idx, "lat"] = [pt.y for pt in pts[has]]
-            fac.loc[idx, "site_from_seat"] = True
-            if len(idx):
-                notes.append(
-                    f"{path.name}: {len(idx)} site(s) without lon/lat placed at the township "
-                    f"seat ({v.listing([str(x) for x in fac.loc[idx, 'id']])})"
-                )
-    fac["site_from_seat"] = fac["site_from_seat"].astype(bool)
-    for name in ("id", "type", "name", "township_code", "county_code"):
-        fac[name] = fac[name].astype("object")
-    fac = fac[list(FACILITY_OUTPUT)]
-    fac = fac.sort_values(["type", "id"], na_position="last").reset_index(drop=True)
-    return fac, problems
-
-
-def _layer_sites(
-    layer: gpd.GeoDataFrame, file: str, crs: str | None, notes: list[str]
-) -> tuple[pd.Series, pd.Series, list[str]]:
-    """Return lon/lat of a point layer in degrees (NaN for empty geometries)."""
-    nan = pd.Series(np.nan, index=range(len(layer)), dtype="float64")
-    converted, problems = _to_4326(layer, file, crs, notes)
-    if converted is None:
-        return nan, nan.copy(), problems
-    geom = converted.geometry
-    is_point = geom.notna() & ~geom.is_empty & (geom.geom_type == "Point")
-    other = geom.notna() & ~geom.is_empty & ~is_point
-    if other.any():
-        problems.append(
-            f"{file}: facility geometry must be points, not "
-            f"{', '.join(sorted(set(geom[other].geom_type)))}"
-        )
-    lon = pd.Series(np.where(is_point, geom.x.where(is_point), np.nan), dtype="float64")
-    lat = pd.Series(np.where(is_point, geom.y.where(is_point), np.nan), dtype="float64")
-    return lon, lat, problems
-
-
-def _read_counties(path: Path, notes: list[str]) -> tuple[pd.DataFrame | None, list[str]]:
-    """Read, check and canonicalise the county table; None when unusable."""
-    try:
-        table, table_notes = read_table(path)
-    except Exception as exc:  # any reader failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
-    notes.extend(table_notes)
-    rows = v.Rows(path.name)
-    mapping, match_notes = v.match_columns(table.columns, schema.COUNTY_COLUMNS)
-    notes.extend(f"{path.name}: {n}" for n in match_notes)
-    problems = v.check_required(
-        path.name, mapping, schema.COUNTY_COLUMNS, schema.COUNTY_REQUIRED, table.columns
-    )
-    if problems:
-        return None, problems
-    codes, p, n = v.check_codes(table[mapping["county_code"]], rows, "county_code", digits=6)
-    problems += p
-    notes.extend(n)
-    problems += v.check_duplicates(codes, rows, "county_code")
-    out = pd.DataFrame({"county_code": codes})
-    out["name"] = _column(table, mapping, "name").map(
-        lambda x: None if v.is_blank(x) else str(x).strip()
-    )
-    for name in COUNTY_NUMBERS:
-        out[name], p = v.check_numbers(
-            _column(table, mapping, name), rows, name, required=False, labels=codes
-        )
-        problems += p
-    out = out[list(COUNTY_OUTPUT)].sort_values("county_code").reset_index(drop=True)
-    return out, problems
-
-
-# --------------------------------------------------------------------------------------------
 # entry point
 
 
@@ -651,55 +228,14 @@ def load_inputs(
     paths, problems = find_inputs(data, explicit)
     notes: list[str] = []
     sources = {role: str(p) for role, p in paths.items()}
-
-    town_gdf: gpd.GeoDataFrame | None = None
-    if "townships" in paths:
-        town_gdf, p = _read_townships(
-            paths["townships"],
-            paths.get("township_attributes"),
-            crs=crs,
-            tibetan_prefixes=tuple(tibetan_prefixes),
-            notes=notes,
-        )
-        problems += p
-    elif "township_attributes" in paths:
-        notes.append("township attributes given without townships; not read")
-
-    fac: pd.DataFrame | None = None
-    if "facilities" in paths:
-        usable = None
-        complete = False
-        if town_gdf is not None:
-            # cross-checks need one polygon per code; a bad code was reported already
-            complete = bool(town_gdf["code"].notna().all())
-            usable = town_gdf[town_gdf["code"].notna()].drop_duplicates("code")
-        fac, p = _read_facilities(
-            paths["facilities"],
-            usable,
-            all_townships=complete,
-            crs=crs,
-            site_tolerance_m=site_tolerance_m,
-            notes=notes,
-        )
-        problems += p
-
-    county_df: pd.DataFrame | None = None
-    if "counties" in paths:
-        county_df, p = _read_counties(paths["counties"], notes)
-        problems += p
-        if county_df is not None and town_gdf is not None:
-            absent = sorted(set(town_gdf["county_code"].dropna()) - set(county_df["county_code"]))
-            if absent:
-                notes.append(
-                    f"{paths['counties'].name}: no row for county {v.listing(absent)}; "
-                    "county staffing shares there cannot be checked"
-                )
-
-    road_gdf: gpd.GeoDataFrame | None = None
-    if "roads" in paths:
-        road_gdf, p, road_notes = road_problems(paths["roads"], crs=crs)
-        problems += p
-        notes.extend(road_notes)
+    town_gdf, p = _load_townships(paths, crs, tuple(tibetan_prefixes), notes)
+    problems += p
+    fac, p = _load_facilities(paths, town_gdf, crs, site_tolerance_m, notes)
+    problems += p
+    county_df, p = _load_counties(paths, town_gdf, notes)
+    problems += p
+    road_gdf, p = _load_roads(paths, crs, notes)
+    problems += p
 
     for note in notes:
         logger.info(note)
@@ -720,3 +256,151 @@ def load_inputs(
         sources=sources,
         roads=road_gdf,
     )
+
+
+def _load_townships(
+    paths: dict[str, Path],
+    crs: str | None,
+    tibetan_prefixes: tuple[str, ...],
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame | None, list[str]]:
+    """Read the townships (with their attribute sheet) when a township file was found.
+
+    Parameters
+    ----------
+    paths
+        Role -> path, from :func:`find_inputs`.
+    crs
+        The user's ``crs=``, or None.
+    tibetan_prefixes
+        County-code prefixes of the 涉藏地区.
+    notes
+        Receives the notes; also that an attribute sheet without townships was not read.
+
+    Returns
+    -------
+    townships : geopandas.GeoDataFrame or None
+        As :func:`~optimizer.inputs.townships.read_townships` returns them; None when absent.
+    problems : list of str
+        The townships' problems.
+    """
+    if "townships" in paths:
+        return read_townships(
+            paths["townships"],
+            paths.get("township_attributes"),
+            crs=crs,
+            tibetan_prefixes=tibetan_prefixes,
+            notes=notes,
+        )
+    if "township_attributes" in paths:
+        notes.append("township attributes given without townships; not read")
+    return None, []
+
+
+def _load_facilities(
+    paths: dict[str, Path],
+    town_gdf: gpd.GeoDataFrame | None,
+    crs: str | None,
+    site_tolerance_m: float,
+    notes: list[str],
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Read the facilities when a facility file was found, cross-checked with the townships.
+
+    Parameters
+    ----------
+    paths
+        Role -> path, from :func:`find_inputs`.
+    town_gdf
+        The townships read, or None.
+    crs
+        The user's ``crs=``, or None.
+    site_tolerance_m
+        How far (metres) a facility may lie outside its township polygon.
+    notes
+        Receives the notes.
+
+    Returns
+    -------
+    facilities : pandas.DataFrame or None
+        As :func:`~optimizer.inputs.facilities.read_facilities` returns them; None when absent.
+    problems : list of str
+        The facilities' problems.
+    """
+    if "facilities" not in paths:
+        return None, []
+    usable = None
+    complete = False
+    if town_gdf is not None:
+        # cross-checks need one polygon per code; a bad code was reported already
+        complete = bool(town_gdf["code"].notna().all())
+        usable = town_gdf[town_gdf["code"].notna()].drop_duplicates("code")
+    return read_facilities(
+        paths["facilities"],
+        usable,
+        all_townships=complete,
+        crs=crs,
+        site_tolerance_m=site_tolerance_m,
+        notes=notes,
+    )
+
+
+def _load_counties(
+    paths: dict[str, Path], town_gdf: gpd.GeoDataFrame | None, notes: list[str]
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Read the county table when one was found, and note counties it lacks.
+
+    Parameters
+    ----------
+    paths
+        Role -> path, from :func:`find_inputs`.
+    town_gdf
+        The townships read, or None.
+    notes
+        Receives the notes, and the counties of townships without a row.
+
+    Returns
+    -------
+    counties : pandas.DataFrame or None
+        As :func:`~optimizer.inputs.counties.read_counties` returns them; None when absent.
+    problems : list of str
+        The county table's problems.
+    """
+    if "counties" not in paths:
+        return None, []
+    county_df, problems = read_counties(paths["counties"], notes)
+    if county_df is not None and town_gdf is not None:
+        absent = sorted(set(town_gdf["county_code"].dropna()) - set(county_df["county_code"]))
+        if absent:
+            notes.append(
+                f"{paths['counties'].name}: no row for county {v.listing(absent)}; "
+                "county staffing shares there cannot be checked"
+            )
+    return county_df, problems
+
+
+def _load_roads(
+    paths: dict[str, Path], crs: str | None, notes: list[str]
+) -> tuple[gpd.GeoDataFrame | None, list[str]]:
+    """Read the road layer when one was found.
+
+    Parameters
+    ----------
+    paths
+        Role -> path, from :func:`find_inputs`.
+    crs
+        The user's ``crs=``, or None.
+    notes
+        Receives the road layer's notes.
+
+    Returns
+    -------
+    roads : geopandas.GeoDataFrame or None
+        As :func:`~optimizer.inputs.roads.read_roads` returns them; None when absent or unusable.
+    problems : list of str
+        The road layer's problems.
+    """
+    if "roads" not in paths:
+        return None, []
+    road_gdf, problems, road_notes = road_problems(paths["roads"], crs=crs)
+    notes.extend(road_notes)
+    return road_gdf, problems

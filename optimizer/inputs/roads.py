@@ -104,7 +104,26 @@ def road_problems(
     crs: str | None = None,
     speeds: Mapping[str, float] | None = None,
 ) -> tuple[gpd.GeoDataFrame | None, list[str], list[str]]:
-    """Read and check a road layer; return (roads or None, problems, notes)."""
+    """Read and check a road layer; return (roads or None, problems, notes).
+
+    Parameters
+    ----------
+    path
+        The road layer.
+    crs
+        CRS of a layer that declares none, or to override a wrong one.
+    speeds
+        Class -> km/h, added to (and overriding) :data:`DEFAULT_SPEEDS_KMH`.
+
+    Returns
+    -------
+    roads : geopandas.GeoDataFrame or None
+        As :func:`read_roads` returns them; None when there is any problem.
+    problems : list of str
+        Unreadable file, CRS, columns, geometries, then speeds, in that order.
+    notes : list of str
+        Encoding, header and speed notes.
+    """
     path = Path(path)
     notes: list[str] = []
     try:
@@ -123,12 +142,38 @@ def road_problems(
             f"{file}: no road class or speed column; add 'class' ({', '.join(ROAD_COLUMNS['class'][:5])}, ...) "
             f"or 'speed_kmh' (km/h); found {', '.join(map(str, table.columns)) or 'no columns'}"
         )
+    problems += _geometry_problems(layer.geometry, rows)
+    classes = _road_classes(table, mapping)
+    speed, p = _given_speeds(table, mapping, rows)
+    problems += p
+    from_class = _class_speeds(classes, speeds)
+    if mapping:
+        problems += _missing_speed_problems(classes, speed, from_class, rows)
+    if problems:
+        return None, problems, notes
+    return _canonical_roads(layer, classes, speed, from_class, file, crs, notes), problems, notes
 
-    geom = layer.geometry
+
+def _geometry_problems(geom: gpd.GeoSeries, rows: v.Rows) -> list[str]:
+    """Report empty geometries and geometries that are not lines.
+
+    Parameters
+    ----------
+    geom
+        The layer's geometries.
+    rows
+        Row numbering of the layer, for messages.
+
+    Returns
+    -------
+    list of str
+        Empty features, then non-line features.
+    """
+    problems: list[str] = []
     empty = geom.isna() | geom.is_empty
     if empty.any():
         problems.append(
-            f"{file}: empty geometry in {rows.many(np.flatnonzero(empty.to_numpy()))}; "
+            f"{rows.file}: empty geometry in {rows.many(np.flatnonzero(empty.to_numpy()))}; "
             "delete these features"
         )
     types = geom.geom_type
@@ -136,53 +181,165 @@ def road_problems(
     if wrong.any():
         found = ", ".join(sorted(set(types[wrong].astype(str))))
         problems.append(
-            f"{file}: roads must be lines (LineString/MultiLineString), not {found}, in "
+            f"{rows.file}: roads must be lines (LineString/MultiLineString), not {found}, in "
             f"{rows.many(np.flatnonzero(wrong.to_numpy()))}"
         )
+    return problems
 
-    table_speeds = {v.normalise_header(k): float(s) for k, s in DEFAULT_SPEEDS_KMH.items()}
-    if speeds is not None:
-        table_speeds.update({v.normalise_header(k): float(s) for k, s in speeds.items()})
-    n = len(layer)
+
+def _road_classes(table: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
+    """Return each road's class as a stripped string, None where blank or absent.
+
+    Parameters
+    ----------
+    table
+        The layer's attributes.
+    mapping
+        Canonical name -> header of ``table``.
+
+    Returns
+    -------
+    pandas.Series
+        Object values with a fresh 0..n-1 index.
+    """
     if "class" in mapping:
         classes = table[mapping["class"]].map(lambda x: None if v.is_blank(x) else str(x).strip())
     else:
-        classes = pd.Series([None] * n, dtype="object")
-    classes = classes.reset_index(drop=True)
-    if "speed_kmh" in mapping:
-        raw = table[mapping["speed_kmh"]].reset_index(drop=True)
-        # OSM writes "60 mph" or "60;80"; keep it simple: the leading number, else a problem
-        raw = raw.map(lambda x: x.split(";")[0].strip() if isinstance(x, str) else x)
-        speed, p = v.check_numbers(raw, rows, "speed_kmh", required=False)
-        problems += p
-        zero = [i for i, s in enumerate(speed.tolist()) if s == 0.0]
-        if zero:
-            problems.append(f"{file}: speed_kmh is 0 in {rows.many(zero)}; give a speed above 0")
-            speed[speed == 0.0] = math.nan
-    else:
-        speed = pd.Series(np.nan, index=range(n), dtype="float64")
-    from_class = classes.map(
+        classes = pd.Series([None] * len(table), dtype="object")
+    return classes.reset_index(drop=True)
+
+
+def _given_speeds(
+    table: pd.DataFrame, mapping: dict[str, str], rows: v.Rows
+) -> tuple[pd.Series, list[str]]:
+    """Return each road's given speed (NaN where absent or 0) and the problems of the column.
+
+    Parameters
+    ----------
+    table
+        The layer's attributes.
+    mapping
+        Canonical name -> header of ``table``.
+    rows
+        Row numbering of the layer, for messages.
+
+    Returns
+    -------
+    speed : pandas.Series
+        km/h as float, NaN where not given.
+    problems : list of str
+        Values that are not numbers, then speeds of 0.
+    """
+    if "speed_kmh" not in mapping:
+        return pd.Series(np.nan, index=range(len(table)), dtype="float64"), []
+    raw = table[mapping["speed_kmh"]].reset_index(drop=True)
+    # OSM writes "60 mph" or "60;80"; keep it simple: the leading number, else a problem
+    raw = raw.map(lambda x: x.split(";")[0].strip() if isinstance(x, str) else x)
+    speed, problems = v.check_numbers(raw, rows, "speed_kmh", required=False)
+    zero = [i for i, s in enumerate(speed.tolist()) if s == 0.0]
+    if zero:
+        problems.append(f"{rows.file}: speed_kmh is 0 in {rows.many(zero)}; give a speed above 0")
+        speed[speed == 0.0] = math.nan
+    return speed, problems
+
+
+def _class_speeds(classes: pd.Series, speeds: Mapping[str, float] | None) -> pd.Series:
+    """Return the speed of each road's class (NaN for an unknown or blank class).
+
+    Parameters
+    ----------
+    classes
+        Road classes, None where blank.
+    speeds
+        Class -> km/h, added to (and overriding) :data:`DEFAULT_SPEEDS_KMH`.
+
+    Returns
+    -------
+    pandas.Series
+        km/h as float.
+    """
+    table_speeds = {v.normalise_header(k): float(s) for k, s in DEFAULT_SPEEDS_KMH.items()}
+    if speeds is not None:
+        table_speeds.update({v.normalise_header(k): float(s) for k, s in speeds.items()})
+    return classes.map(
         lambda c: table_speeds.get(v.normalise_header(c)) if c is not None else None
     ).astype("float64")
+
+
+def _missing_speed_problems(
+    classes: pd.Series, speed: pd.Series, from_class: pd.Series, rows: v.Rows
+) -> list[str]:
+    """Report roads with neither a speed nor a known class.
+
+    Parameters
+    ----------
+    classes
+        Road classes, None where blank.
+    speed
+        Given speeds, NaN where absent.
+    from_class
+        Speeds of the classes, NaN where unknown.
+    rows
+        Row numbering of the layer, for messages.
+
+    Returns
+    -------
+    list of str
+        Unknown classes without a speed, then roads with neither.
+    """
+    problems: list[str] = []
+    no_speed = speed.isna() & from_class.isna()
+    unknown = no_speed & classes.notna()
+    blank = no_speed & classes.isna()
+    if unknown.any():
+        values = sorted(set(classes[unknown].astype(str)))
+        problems.append(
+            f"{rows.file}: unknown road class {v.listing([repr(x) for x in values])} and no "
+            f"speed_kmh in {rows.many(np.flatnonzero(unknown.to_numpy()))}; give speed_kmh "
+            "or a known class (docs/network.md lists them, speeds= adds classes)"
+        )
+    if blank.any():
+        problems.append(
+            f"{rows.file}: neither class nor speed_kmh in "
+            f"{rows.many(np.flatnonzero(blank.to_numpy()))}; fill one in"
+        )
+    return problems
+
+
+def _canonical_roads(
+    layer: gpd.GeoDataFrame,
+    classes: pd.Series,
+    speed: pd.Series,
+    from_class: pd.Series,
+    file: str,
+    crs: str | None,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    """Build the canonical road table: class, speed (given, else the class's), EPSG:4326.
+
+    Parameters
+    ----------
+    layer
+        The road layer as read (checked: lines, a CRS or ``crs``).
+    classes
+        Road classes, None where blank.
+    speed
+        Given speeds, NaN where absent.
+    from_class
+        Speeds of the classes.
+    file
+        File name, for notes.
+    crs
+        The user's ``crs=``, or None.
+    notes
+        Receives how many speeds came from the class and a replaced CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_roads` returns it.
+    """
     need = speed.isna()
-    if mapping:
-        no_speed = need & from_class.isna()
-        unknown = no_speed & classes.notna()
-        blank = no_speed & classes.isna()
-        if unknown.any():
-            values = sorted(set(classes[unknown].astype(str)))
-            problems.append(
-                f"{file}: unknown road class {v.listing([repr(x) for x in values])} and no "
-                f"speed_kmh in {rows.many(np.flatnonzero(unknown.to_numpy()))}; give speed_kmh "
-                "or a known class (docs/network.md lists them, speeds= adds classes)"
-            )
-        if blank.any():
-            problems.append(
-                f"{file}: neither class nor speed_kmh in "
-                f"{rows.many(np.flatnonzero(blank.to_numpy()))}; fill one in"
-            )
-    if problems:
-        return None, problems, notes
     if need.any():
         notes.append(f"{file}: speed of {int(need.sum()):,} road(s) taken from their class")
     out = gpd.GeoDataFrame(
@@ -191,15 +348,14 @@ def road_problems(
             "speed_kmh": speed.where(~need, from_class).astype("float64"),
             "speed_from": np.where(need.to_numpy(), "class", "given"),
         },
-        geometry=geom.reset_index(drop=True).to_numpy(),
+        geometry=layer.geometry.reset_index(drop=True).to_numpy(),
         crs=layer.crs,
     )
     if crs is not None:
         if layer.crs is not None and not layer.crs.equals(crs):
             notes.append(f"{file}: CRS {layer.crs.to_string()} replaced by crs={crs}")
         out = out.set_crs(crs, allow_override=True)
-    out = out.to_crs(geo.GEOGRAPHIC_CRS)
-    return out, problems, notes
+    return out.to_crs(geo.GEOGRAPHIC_CRS)
 
 
 def read_roads(

@@ -2,10 +2,11 @@
 
 Two graphs serve the model:
 
-- :func:`township_adjacency`: townships are nodes, an edge joins two townships whose polygons
-  share a border (or nearly do: real data has slivers and small gaps). Islands and county parts
-  that touch no other township of their county get an ``"island"`` link to the nearest part, so
-  every county's subgraph is connected and contiguity constraints stay satisfiable.
+- :func:`township_adjacency` (from :mod:`optimizer.spatial.adjacency`, re-exported here):
+  townships are nodes, an edge joins two townships whose polygons share a border (or nearly do:
+  real data has slivers and small gaps). Islands and county parts that touch no other township
+  of their county get an ``"island"`` link to the nearest part, so every county's subgraph is
+  connected and contiguity constraints stay satisfiable.
 - :func:`road_graph`: an optional road layer (:func:`read_roads`) as a graph of road vertices with
   travel minutes on every edge. :func:`travel_minutes` snaps township seats and facility sites to
   it and runs one multi-source Dijkstra per county, never one per pair; where there are no roads
@@ -26,14 +27,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from optimizer.errors import DataError
 from optimizer.inputs import geometry as geo
-from optimizer.inputs import validate as v
+from optimizer.spatial.adjacency import county_components, township_adjacency
 
 __all__ = [
     "assign_node_groups",
@@ -47,244 +47,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _crs_string(crs: Any) -> str:
-    """Return a CRS as a compact string (``EPSG:32648`` where possible)."""
-    c = CRS.from_user_input(crs)
-    epsg = c.to_epsg()
-    return f"EPSG:{epsg}" if epsg is not None else c.to_wkt()
-
-
 # --------------------------------------------------------------------------------------------
-# township adjacency
-
-
-def township_adjacency(
-    townships: gpd.GeoDataFrame,
-    *,
-    tolerance_m: float = 100.0,
-    min_shared_m: float = 10.0,
-) -> nx.Graph:
-    """Return the township adjacency graph, with island links that keep counties connected.
-
-    Two townships are adjacent when their boundaries run within ``tolerance_m`` of each other
-    along more than ``min_shared_m`` (and more than a tenth of ``tolerance_m``): a shared
-    border, an overlap (sliver) or a narrow gap.
-    Townships that meet only at a point (a corner, like diagonal squares of a chessboard) are
-    **not** adjacent: a jurisdiction must not pass through a point.
-
-    Then, per county, every part that touches no other township of the county (an island in a
-    lake or river, an exclave, a county in several pieces) is linked to the nearest township of
-    the rest of the county by an ``"island"`` edge: the parts are joined along a minimum
-    spanning tree of the polygon distances between parts, so each island is linked to its
-    nearest township of the same county, and every county's subgraph is connected. The plan
-    serves an island from the facility serving the township at the other end of the link.
-
-    Parameters
-    ----------
-    townships
-        Polygons with a CRS and the columns ``code``, ``county_code`` and ``name`` (as
-        :func:`optimizer.inputs.reading.load_inputs` returns them).
-    tolerance_m
-        Largest gap (metres) still counted as a shared border; overlaps always count.
-    min_shared_m
-        Shortest stretch of shared border (metres) that makes two townships adjacent.
-
-    Returns
-    -------
-    networkx.Graph
-        Nodes are township codes (str, sorted) with ``county_code``, ``name`` and ``x``, ``y``
-        (seat in metres: the representative point, as :func:`optimizer.inputs.geometry.township_seats`).
-        Edges carry ``shared_m`` (approximate shared border length, metres), ``gap_m`` (polygon
-        distance, 0 when touching), ``cross_county`` (bool) and ``kind``: ``"border"`` (touching
-        or overlapping), ``"gap"`` (separated by at most ``tolerance_m``) or ``"island"``.
-        ``graph.graph`` holds ``crs`` (of ``x``, ``y``), ``tolerance_m`` and ``islands`` (the
-        number of island links).
-
-    Raises
-    ------
-    DataError
-        When a column is missing, codes repeat, a geometry is empty or there is no CRS.
-
-    See Also
-    --------
-    county_components : the parts of each county, for diagnostics.
-
-    Examples
-    --------
-    >>> g = township_adjacency(inputs.townships)  # doctest: +SKIP
-    >>> g.edges["513222100", "513222101"]["kind"]  # doctest: +SKIP
-    'border'
-    """
-    t0 = time.perf_counter()
-    problems = []
-    missing = [c for c in ("code", "county_code", "name") if c not in townships.columns]
-    if missing:
-        problems.append(f"townships: no column {', '.join(missing)}")
-    if townships.crs is None:
-        problems.append("townships: no CRS; set one (for example EPSG:4490) before building")
-    if not missing:
-        dup = townships["code"][townships["code"].duplicated()].astype(str).tolist()
-        if dup:
-            problems.append(f"townships: repeated code {v.listing(sorted(set(dup)))}")
-    if townships.crs is not None and len(townships):
-        bad = townships.geometry.isna() | townships.geometry.is_empty
-        if bad.any() and not missing:
-            codes_bad = townships.loc[bad, "code"].astype(str).tolist()
-            problems.append(f"townships: empty geometry for {v.listing(codes_bad)}")
-    if problems:
-        raise DataError(problems)
-    graph = nx.Graph()
-    if len(townships) == 0:
-        graph.graph.update(crs=None, tolerance_m=tolerance_m, islands=0)
-        return graph
-
-    towns = townships.assign(code=townships["code"].astype(str)).sort_values("code")
-    crs = geo.projected_crs(towns)
-    geoms = np.asarray(towns.geometry.to_crs(crs).values)
-    codes = towns["code"].to_numpy()
-    counties = towns["county_code"].astype(str).to_numpy()
-    names = towns["name"].astype(str).to_numpy()
-    seats = shapely.point_on_surface(geoms)
-    sx, sy = shapely.get_x(seats), shapely.get_y(seats)
-    for k in range(len(codes)):
-        graph.add_node(
-            str(codes[k]),
-            county_code=str(counties[k]),
-            name=str(names[k]),
-            x=float(sx[k]),
-            y=float(sy[k]),
-        )
-
-    # candidate pairs within the tolerance, then the length of border each runs along the other
-    tree = shapely.STRtree(geoms)
-    if tolerance_m > 0:
-        i, j = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
-    else:
-        i, j = tree.query(geoms, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
-    half = tolerance_m / 2.0
-    boundaries = shapely.boundary(geoms)
-    zones = shapely.buffer(geoms, half, quad_segs=4) if half > 0 else geoms
-    near_ij = shapely.length(shapely.intersection(boundaries[i], zones[j]))
-    near_ji = shapely.length(shapely.intersection(boundaries[j], zones[i]))
-    # a border of length L across a gap g puts L + 2 (half - g) of boundary within reach, a
-    # point contact about 2 (half - g): discount that, so a point contact counts (nearly) 0
-    gap = shapely.distance(geoms[i], geoms[j])
-    shared = np.minimum(near_ij, near_ji) - tolerance_m + 2.0 * np.minimum(gap, half)
-    adjacent = shared > max(min_shared_m, 0.1 * tolerance_m)
-    for a, b, s, d in zip(i[adjacent], j[adjacent], shared[adjacent], gap[adjacent], strict=True):
-        graph.add_edge(
-            str(codes[a]),
-            str(codes[b]),
-            shared_m=round(float(s), 1),
-            gap_m=round(float(d), 1),
-            cross_county=bool(counties[a] != counties[b]),
-            kind="border" if d <= 0.0 else "gap",
-        )
-
-    n_islands = _link_islands(graph, geoms, codes, counties)
-    graph.graph.update(crs=_crs_string(crs), tolerance_m=float(tolerance_m), islands=n_islands)
-    logger.info(
-        f"township adjacency: {graph.number_of_nodes():,} townships, "
-        f"{graph.number_of_edges():,} edges ({n_islands} island links) "
-        f"in {time.perf_counter() - t0:.2f} s"
-    )
-    return _sorted_graph(graph)
-
-
-def _sorted_graph(graph: nx.Graph) -> nx.Graph:
-    """Return a copy with nodes and edges inserted in sorted order (deterministic iteration)."""
-    out = nx.Graph()
-    out.graph.update(graph.graph)
-    out.add_nodes_from(sorted(graph.nodes(data=True)))
-    out.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in graph.edges(data=True)))
-    return out
-
-
-def _link_islands(
-    graph: nx.Graph, geoms: np.ndarray, codes: np.ndarray, counties: np.ndarray
-) -> int:
-    """Join the parts of every county by ``"island"`` edges; return how many were added."""
-    added = 0
-    all_parts = county_components(graph)
-    for county in sorted(set(counties.tolist())):
-        members = np.flatnonzero(counties == county)
-        parts = all_parts.get(str(county), [])
-        if len(parts) <= 1:
-            continue
-        index = {str(codes[m]): m for m in members}
-        part_of = {code: p for p, part in enumerate(parts) for code in part}
-        # closest township pair between every two parts (counties hold at most a few dozen)
-        best: dict[tuple[int, int], tuple[float, str, str]] = {}
-        member_codes = sorted(index)
-        ga = np.array([geoms[index[c]] for c in member_codes])
-        dist = shapely.distance(ga[:, None], ga[None, :])
-        for x, cx in enumerate(member_codes):
-            for y in range(x + 1, len(member_codes)):
-                cy = member_codes[y]
-                px, py = part_of[cx], part_of[cy]
-                if px == py:
-                    continue
-                key = (min(px, py), max(px, py))
-                cand = (float(dist[x, y]), cx, cy)
-                if key not in best or cand < best[key]:
-                    best[key] = cand
-        parts_graph = nx.Graph()
-        parts_graph.add_nodes_from(range(len(parts)))
-        for (px, py), (d, _, _) in best.items():
-            parts_graph.add_edge(px, py, weight=d)
-        for px, py in sorted(
-            (min(a, b), max(a, b)) for a, b in nx.minimum_spanning_edges(parts_graph, data=False)
-        ):
-            d, cx, cy = best[(px, py)]
-            graph.add_edge(
-                cx,
-                cy,
-                shared_m=0.0,
-                gap_m=round(d, 1),
-                cross_county=False,
-                kind="island",
-            )
-            added += 1
-            logger.info(f"county {county}: island link {cx}-{cy} across {d:,.0f} m")
-    return added
-
-
-def county_components(
-    graph: nx.Graph, *, include_islands: bool = True
-) -> dict[str, list[list[str]]]:
-    """Return the connected parts of every county, using only edges inside the county.
-
-    Parameters
-    ----------
-    graph
-        A graph from :func:`township_adjacency`.
-    include_islands
-        Whether ``"island"`` links count; with False the raw geographic parts are returned
-        (after :func:`township_adjacency` every county is one part when they count).
-
-    Returns
-    -------
-    dict
-        County code -> its parts, each a sorted list of township codes; parts are listed
-        largest first, ties by first code. Counties are sorted by code.
-    """
-    by_county: dict[str, list[str]] = {}
-    for node, data in graph.nodes(data=True):
-        by_county.setdefault(str(data["county_code"]), []).append(node)
-    out: dict[str, list[list[str]]] = {}
-    for county in sorted(by_county):
-        sub = nx.Graph()
-        sub.add_nodes_from(by_county[county])
-        sub.add_edges_from(
-            (a, b)
-            for a, b, d in graph.subgraph(by_county[county]).edges(data=True)
-            if include_islands or d.get("kind") != "island"
-        )
-        parts = [sorted(c) for c in nx.connected_components(sub)]
-        out[county] = sorted(parts, key=lambda p: (-len(p), p[0]))
-    return out
+# road graph
 
 
 def road_graph(
@@ -348,7 +112,7 @@ def road_graph(
     speed = proj["speed_kmh"].to_numpy(dtype=float)[owner]
     coords, line_of = shapely.get_coordinates(parts, return_index=True)
     graph = nx.Graph()
-    graph.graph["crs"] = _crs_string(crs)
+    graph.graph["crs"] = geo.crs_string(crs)
     if len(coords) == 0:
         return graph
     snapped = np.round(coords / grid_m) * grid_m
@@ -551,42 +315,10 @@ def travel_minutes(
     if len(po) == 0 or graph.number_of_nodes() == 0:
         return minutes, used
 
-    node_ids = np.array(sorted(graph.nodes), dtype=np.int64)
-    position = {int(n): k for k, n in enumerate(node_ids.tolist())}
-    node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in node_ids.tolist()])
-    rows_, cols_, weights = [], [], []
-    for a, b, data in graph.edges(data=True):
-        rows_.append(position[int(a)])
-        cols_.append(position[int(b)])
-        weights.append(max(float(data["minutes"]), 1e-9))  # explicit zeros would vanish
-    n = len(node_ids)
-    matrix = csr_matrix((weights, (rows_, cols_)), shape=(n, n))
-
-    if groups_d is None:
-        pair_group = np.zeros(len(po), dtype=object)
-        members: dict[Any, np.ndarray] = {0: np.arange(n)}
-    else:
-        gd = np.asarray(groups_d, dtype=object)
-        if len(gd) != len(d_xy):
-            raise ValueError(f"groups_d has {len(gd)} entries for {len(d_xy)} destinations")
-        if groups_o is not None and len(groups_o) != len(o_xy):
-            raise ValueError(f"groups_o has {len(groups_o)} entries for {len(o_xy)} origins")
-        if "group_nodes" not in graph.graph:
-            raise ValueError(
-                "the road graph has no groups; build it with road_graph(..., townships=...) "
-                "or call assign_node_groups(graph, townships) first"
-            )
-        pair_group = gd[pd_]
-        members = {
-            g: np.array([position[int(x)] for x in nodes.tolist()], dtype=np.int64)
-            for g, nodes in graph.graph["group_nodes"].items()
-        }
-        if groups_o is not None:
-            go = np.asarray(groups_o, dtype=object)[po]
-            crossing = int(np.sum(go != pair_group))
-            if crossing:
-                logger.info(f"{crossing:,} pair(s) cross groups; routed in the destination's")
-
+    position, node_xy, matrix = _road_matrix(graph)
+    pair_group, members = _pair_groups(
+        graph, po, pd_, len(o_xy), len(d_xy), groups_o, groups_d, position
+    )
     n_dijkstra = 0
     group_codes, keys = pd.factorize(pd.Series([str(g) for g in pair_group.tolist()]), sort=True)
     order = np.argsort(group_codes, kind="stable")
@@ -597,25 +329,18 @@ def travel_minutes(
         nodes = members.get(group_key)
         if nodes is None or len(nodes) == 0:
             continue
-        sub = matrix[nodes][:, nodes]
-        n_comp, comp = connected_components(sub, directed=False)
-        if snap == "largest" and n_comp > 1:
-            sizes = np.bincount(comp)
-            biggest = int(np.argmax(sizes))
-            candidates = np.flatnonzero(comp == biggest)
-        else:
-            candidates = np.arange(len(nodes))
-        tree = cKDTree(node_xy[nodes[candidates]])
-        o_dist, o_near = tree.query(o_xy[po[sel]])
-        d_dist, d_near = tree.query(d_xy[pd_[sel]])
-        o_local = candidates[o_near]
-        d_local = candidates[d_near]
-        sources, inverse = np.unique(d_local, return_inverse=True)
-        dist = dijkstra(sub, directed=False, indices=sources)
+        road, access, ok = _route_group(
+            matrix,
+            nodes,
+            node_xy,
+            o_xy[po[sel]],
+            d_xy[pd_[sel]],
+            snap=snap,
+            access_kmh=access_kmh,
+            circuity=circuity,
+            max_snap_m=max_snap_m,
+        )
         n_dijkstra += 1
-        road = dist[inverse.reshape(-1), o_local]
-        access = (o_dist + d_dist) * circuity / (access_kmh * 1000.0 / 60.0)
-        ok = np.isfinite(road) & (o_dist <= max_snap_m) & (d_dist <= max_snap_m)
         minutes[sel[ok]] = road[ok] + access[ok]
         used[sel[ok]] = True
     logger.info(
@@ -624,3 +349,156 @@ def travel_minutes(
         f"{time.perf_counter() - t0:.2f} s"
     )
     return minutes, used
+
+
+def _road_matrix(graph: nx.Graph) -> tuple[dict[int, int], np.ndarray, csr_matrix]:
+    """Return the road graph as a sparse matrix of edge minutes, nodes in sorted order.
+
+    Parameters
+    ----------
+    graph
+        A non-empty graph from :func:`road_graph`.
+
+    Returns
+    -------
+    position : dict
+        Node id -> row of the matrix.
+    node_xy : numpy.ndarray
+        ``(n, 2)`` node coordinates, in row order.
+    matrix : scipy.sparse.csr_matrix
+        Edge minutes (at least 1e-9, so that no edge vanishes), one triangle.
+    """
+    node_ids = np.array(sorted(graph.nodes), dtype=np.int64)
+    position = {int(n): k for k, n in enumerate(node_ids.tolist())}
+    node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in node_ids.tolist()])
+    rows_, cols_, weights = [], [], []
+    for a, b, data in graph.edges(data=True):
+        rows_.append(position[int(a)])
+        cols_.append(position[int(b)])
+        weights.append(max(float(data["minutes"]), 1e-9))  # explicit zeros would vanish
+    n = len(node_ids)
+    matrix = csr_matrix((weights, (rows_, cols_)), shape=(n, n))
+    return position, node_xy, matrix
+
+
+def _pair_groups(
+    graph: nx.Graph,
+    po: np.ndarray,
+    pd_: np.ndarray,
+    n_origins: int,
+    n_destinations: int,
+    groups_o: np.ndarray | None,
+    groups_d: np.ndarray | None,
+    position: dict[int, int],
+) -> tuple[np.ndarray, dict[Any, np.ndarray]]:
+    """Return each pair's group (its destination's) and the matrix rows of every group.
+
+    Parameters
+    ----------
+    graph
+        A graph from :func:`road_graph`; with groups given it must carry ``group_nodes``.
+    po, pd_
+        Origin and destination index of each pair.
+    n_origins, n_destinations
+        How many origins and destinations there are.
+    groups_o, groups_d
+        Group of each origin and destination, or None for one group (the whole network).
+    position
+        Node id -> matrix row, from :func:`_road_matrix`.
+
+    Returns
+    -------
+    pair_group : numpy.ndarray
+        Group of each pair (all 0 without groups).
+    members : dict
+        Group -> matrix rows of its nodes.
+
+    Raises
+    ------
+    ValueError
+        When the group arrays do not align or the graph's nodes carry no groups.
+    """
+    if groups_d is None:
+        return np.zeros(len(po), dtype=object), {0: np.arange(len(position))}
+    gd = np.asarray(groups_d, dtype=object)
+    if len(gd) != n_destinations:
+        raise ValueError(f"groups_d has {len(gd)} entries for {n_destinations} destinations")
+    if groups_o is not None and len(groups_o) != n_origins:
+        raise ValueError(f"groups_o has {len(groups_o)} entries for {n_origins} origins")
+    if "group_nodes" not in graph.graph:
+        raise ValueError(
+            "the road graph has no groups; build it with road_graph(..., townships=...) "
+            "or call assign_node_groups(graph, townships) first"
+        )
+    pair_group = gd[pd_]
+    members = {
+        g: np.array([position[int(x)] for x in nodes.tolist()], dtype=np.int64)
+        for g, nodes in graph.graph["group_nodes"].items()
+    }
+    if groups_o is not None:
+        go = np.asarray(groups_o, dtype=object)[po]
+        crossing = int(np.sum(go != pair_group))
+        if crossing:
+            logger.info(f"{crossing:,} pair(s) cross groups; routed in the destination's")
+    return pair_group, members
+
+
+def _route_group(
+    matrix: csr_matrix,
+    nodes: np.ndarray,
+    node_xy: np.ndarray,
+    origins: np.ndarray,
+    destinations: np.ndarray,
+    *,
+    snap: Literal["largest", "nearest"],
+    access_kmh: float,
+    circuity: float,
+    max_snap_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Snap one group's pairs to its network and run one multi-source Dijkstra.
+
+    Parameters
+    ----------
+    matrix
+        Edge minutes of the whole network, from :func:`_road_matrix`.
+    nodes
+        Matrix rows of the group's nodes (at least one).
+    node_xy
+        Coordinates of all nodes, in row order.
+    origins, destinations
+        ``(m, 2)`` coordinates of the group's pairs' ends.
+    snap
+        ``"largest"`` (the largest connected part only) or ``"nearest"`` (any node).
+    access_kmh, circuity
+        Speed and detour factor of the access legs.
+    max_snap_m
+        Largest access distance (metres) still routed by road.
+
+    Returns
+    -------
+    road : numpy.ndarray
+        Network minutes per pair (inf where not connected).
+    access : numpy.ndarray
+        Minutes of the two access legs per pair.
+    ok : numpy.ndarray
+        True where the road time counts: connected and both ends within ``max_snap_m``.
+    """
+    sub = matrix[nodes][:, nodes]
+    n_comp, comp = connected_components(sub, directed=False)
+    if snap == "largest" and n_comp > 1:
+        sizes = np.bincount(comp)
+        biggest = int(np.argmax(sizes))
+        candidates = np.flatnonzero(comp == biggest)
+    else:
+        candidates = np.arange(len(nodes))
+    tree = cKDTree(node_xy[nodes[candidates]])
+    o_dist, o_near = tree.query(origins)
+    d_dist, d_near = tree.query(destinations)
+    o_local = candidates[o_near]
+    d_local = candidates[d_near]
+    sources, inverse = np.unique(d_local, return_inverse=True)
+    dist = dijkstra(sub, directed=False, indices=sources)
+    road = dist[inverse.reshape(-1), o_local]
+    access = (o_dist + d_dist) * circuity / (access_kmh * 1000.0 / 60.0)
+    ok = np.isfinite(road) & (o_dist <= max_snap_m) & (d_dist <= max_snap_m)
+    return road, access, ok
