@@ -392,7 +392,7 @@ class Policy:
     police, judicial, court
         Rules per facility type.
     staffing
-        Staffing minima and county shares (clauses 6, 8, 12); see :mod:`optimizer.staffing`.
+        Staffing minima and county shares (clauses 6, 8, 12); see :mod:`optimizer.report.staffing`.
     colocation_bonus_km
         Preference for keeping the office and the court in a township that keeps a police
         station (the 两所一庭 in one central town): each co-located kept unit counts as if the
