@@ -13,9 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from optimizer.solver import dense
+from optimizer.solver import LocationProblem, dense, p_median, solve
 from optimizer.solver.lagrangian import branch_and_bound
-from optimizer.solver.locate import LocationProblem, p_median, solve
 
 
 def geometric(seed: int, n_clients: int, n_sites: int, integral: bool = True) -> np.ndarray:
@@ -141,7 +140,7 @@ def test_expired_deadline_returns_the_best_plan_unproven() -> None:
     c = uniform(3, 60, 30)
     search = dense.LocalSearch(c, np.zeros(30), np.zeros(0, dtype=np.int64), np.ones(30, bool))
     start = search.greedy(5)
-    tree = branch_and_bound(c, 5, start.tolist(), gap=0.0, deadline=time.perf_counter())
+    tree = branch_and_bound(c, 5, start.tolist(), gap=0.0, deadline=time.monotonic())
     assert not tree.proven
     assert tree.nodes == 1  # the root is always evaluated
     assert len(tree.open_sites) == 5
@@ -152,13 +151,32 @@ def test_expired_deadline_returns_the_best_plan_unproven() -> None:
 
 
 def test_unclosed_tree_hands_over_to_the_mip() -> None:
-    """With almost no time the tree stops at its root; the MIP continues from its plan."""
-    c = uniform(3, 60, 30)
-    r = p_median(c, 5, time_limit=0.01, gap=0.0)
+    """The tree stops after 60 % of the limit unclosed; the MIP continues from its plan."""
+    c = uniform(3, 150, 60)
+    t0 = time.monotonic()
+    r = p_median(c, 10, time_limit=1.0, gap=0.0)
+    assert time.monotonic() - t0 < 1.0 + 2.0
     assert r.solver == "highs"
+    assert r.nodes >= 1
+    assert len(r.open_sites) == 10
+    assert r.bound <= r.objective
+    assert r.objective == pytest.approx(plan_value(c, r.open_sites))
+    assert r.status == "optimal" or r.time_limit_reached
+
+
+def test_no_time_left_for_the_mip_returns_the_tree_plan() -> None:
+    """With almost no time the tree stops at its root and no MIP round can start."""
+    c = uniform(3, 60, 30)
+    t0 = time.monotonic()
+    r = p_median(c, 5, time_limit=0.01, gap=0.0)
+    assert time.monotonic() - t0 < 0.01 + 2.0
+    assert r.solver == "lagrangian"
+    assert r.status == "feasible"
+    assert r.time_limit_reached
     assert r.nodes >= 1
     assert len(r.open_sites) == 5
     assert r.bound <= r.objective
+    assert r.gap > 0
     assert r.objective == pytest.approx(plan_value(c, r.open_sites))
 
 

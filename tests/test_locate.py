@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import itertools
+import json
 import math
 import time
 
@@ -12,9 +13,17 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from optimizer.errors import InfeasibleError
-from optimizer.solver import locate
-from optimizer.solver.locate import LocationProblem, SiteGroup, p_median, solve
+import optimizer.solver as solver_core
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.solver import (
+    LocationProblem,
+    LocationResult,
+    SiteGroup,
+    SolveStatus,
+    min_cover,
+    p_median,
+    solve,
+)
 
 EXACT = {"gap": 0.0, "time_limit": 60}
 
@@ -44,7 +53,7 @@ def brute_p_median(c: np.ndarray, w: np.ndarray, p: int) -> float:
     return min(value_of(c, w, s) for s in itertools.combinations(range(c.shape[1]), p))
 
 
-def assert_consistent(c: np.ndarray, w: np.ndarray, r: locate.LocationResult) -> None:
+def assert_consistent(c: np.ndarray, w: np.ndarray, r: LocationResult) -> None:
     """Assignment = cheapest open allowed site (lowest index on ties); objective recomputed."""
     open_sites = r.open_sites.tolist()
     assert open_sites == sorted(set(open_sites))
@@ -84,6 +93,8 @@ def test_p_median_matches_brute_force(k: int, method: str) -> None:
         return
     r = p_median(c, p, w, method=method, **EXACT)
     assert r.status == "optimal"
+    assert r.status is SolveStatus.OPTIMAL
+    assert not r.time_limit_reached
     assert r.solver == ("highs" if method == "mip" else "lagrangian")
     assert len(r.open_sites) == p
     assert r.objective == pytest.approx(best, rel=1e-9, abs=1e-9)
@@ -188,7 +199,7 @@ def brute_constrained(prob: LocationProblem, c: np.ndarray, w: np.ndarray) -> fl
     return best
 
 
-def check_side_constraints(prob: LocationProblem, r: locate.LocationResult) -> None:
+def check_side_constraints(prob: LocationProblem, r: LocationResult) -> None:
     chosen = set(r.open_sites.tolist())
     assert prob.fixed_open <= chosen
     assert not chosen & prob.fixed_closed
@@ -325,6 +336,7 @@ def test_time_limit_returns_a_feasible_plan_with_its_gap() -> None:
     assert r.bound <= r.objective * (1 + 1e-9)
     if r.status == "feasible":
         assert r.gap > 0
+        assert r.time_limit_reached
     assert_consistent(c, w, r)
     assert wall < 60
 
@@ -332,7 +344,7 @@ def test_time_limit_returns_a_feasible_plan_with_its_gap() -> None:
 def test_docstring_example_of_p_median() -> None:
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner()
-    (test,) = [t for t in finder.find(locate.p_median, "p_median") if t.examples]
+    (test,) = [t for t in finder.find(solver_core.p_median, "p_median") if t.examples]
     result = runner.run(test)
     assert result.attempted >= 4
     assert result.failed == 0
@@ -341,3 +353,161 @@ def test_docstring_example_of_p_median() -> None:
     assert r.open_sites.tolist() == [1]
     assert r.objective == pytest.approx(9.0)
     assert r.assignment.tolist() == [1, 1, 1]
+
+
+# ------------------------------------------------------------------ one time budget per call
+
+
+def grid_blocks(seed: int, n_blocks: int = 5, side: int = 10, n_sites: int = 30) -> LocationProblem:
+    """Independent square grids of clients, each with sites at some of them, at most 6 open.
+
+    Service areas must be connected (so contiguity cuts are added in rounds); with ample time
+    the whole problem takes a few seconds.
+    """
+    rng = np.random.default_rng(seed)
+    client: list[int] = []
+    site: list[int] = []
+    cost: list[float] = []
+    edges: list[tuple[int, int]] = []
+    homes: list[int] = []
+    groups = []
+    k = side * side
+    for b in range(n_blocks):
+        n_cl, n_st = b * k, b * n_sites
+        xy = np.array([(x, y) for x in range(side) for y in range(side)], dtype=float)
+        xy += rng.uniform(-0.3, 0.3, size=xy.shape)
+        for x in range(side):
+            for y in range(side):
+                i = n_cl + x * side + y
+                if y + 1 < side:
+                    edges.append((i, i + 1))
+                if x + 1 < side:
+                    edges.append((i, i + side))
+        h = rng.choice(k, size=n_sites, replace=False)
+        d = np.hypot(xy[:, None, 0] - xy[None, h, 0], xy[:, None, 1] - xy[None, h, 1])
+        ii, jj = np.nonzero(d < 4.5)
+        client += (ii + n_cl).tolist()
+        site += (jj + n_st).tolist()
+        cost += d[ii, jj].tolist()
+        homes += (h + n_cl).tolist()
+        groups.append(SiteGroup(f"b{b}", np.arange(n_st, n_st + n_sites), 1, 6))
+    return LocationProblem(
+        n_blocks * k,
+        n_blocks * n_sites,
+        np.array(client),
+        np.array(site),
+        np.array(cost),
+        rng.integers(1, 100, size=n_blocks * k).astype(float),
+        groups=groups,
+        client_edges=np.array(edges),
+        site_home=np.array(homes),
+    )
+
+
+def assert_connected_plan(prob: LocationProblem, r: LocationResult) -> None:
+    """Every open site serves its home and a connected area; group bounds hold; cost adds up."""
+    assert prob.site_home is not None and prob.client_edges is not None
+    nbrs: dict[int, set[int]] = {i: set() for i in range(prob.n_clients)}
+    for a, b in prob.client_edges.tolist():
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    pairs = zip(prob.client, prob.site, prob.cost, strict=True)
+    cost = {(int(i), int(j)): float(c) for i, j, c in pairs}
+    assert all((i, int(j)) in cost for i, j in enumerate(r.assignment.tolist()))
+    opened = set(r.open_sites.tolist())
+    for j in opened:
+        area = set(np.flatnonzero(r.assignment == j).tolist())
+        home = int(prob.site_home[j])
+        assert home in area
+        seen, stack = {home}, [home]
+        while stack:
+            for v in nbrs[stack.pop()] & area - seen:
+                seen.add(v)
+                stack.append(v)
+        assert seen == area, f"site {j}: its area is not connected"
+    for g in prob.groups:
+        n = len(opened & set(g.sites.tolist()))
+        assert g.min_open <= n and (g.max_open is None or n <= g.max_open)
+    assert prob.weights is not None
+    total = sum(prob.weights[i] * cost[(i, int(j))] for i, j in enumerate(r.assignment.tolist()))
+    assert r.objective == pytest.approx(total, rel=1e-9)
+    assert r.bound <= r.objective + 1e-6 * abs(r.objective)
+    assert 0 <= r.gap < math.inf
+
+
+def test_time_limit_bounds_the_whole_call_across_blocks_and_cut_rounds() -> None:
+    """0.5 s for five blocks with contiguity: the call ends near 0.5 s with a connected plan."""
+    prob = grid_blocks(0)
+    t0 = time.monotonic()
+    r = solve(prob, time_limit=0.5)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 0.5 + 2.0
+    assert r.status in {"optimal", "feasible"}
+    assert r.formulation == "5 blocks"
+    assert_connected_plan(prob, r)
+    # with ample time this takes seconds, so the limit cuts it short and says so
+    assert r.status == "feasible"
+    assert r.time_limit_reached
+    assert np.isfinite(r.bound) and r.gap > 0
+
+
+def test_ample_time_proves_the_blocks_optimal() -> None:
+    prob = grid_blocks(1, n_blocks=3, side=6, n_sites=12)
+    r = solve(prob, time_limit=120)
+    assert r.status == "optimal"
+    assert not r.time_limit_reached
+    assert_connected_plan(prob, r)
+
+
+def test_time_limit_on_one_block_ends_in_time_with_a_plan_or_an_error() -> None:
+    """One block: a connected plan at the limit, or (no plan found yet) a SolverError, in time."""
+    prob = grid_blocks(3, n_blocks=1, side=12, n_sites=40)
+    t0 = time.monotonic()
+    try:
+        r = solve(prob, time_limit=0.3)
+    except SolverError as exc:
+        assert "found no feasible plan within 0.3 s; raise the time limit" in str(exc)
+    else:
+        assert r.formulation == "assignment+contiguity"
+        assert_connected_plan(prob, r)
+        assert r.status == "optimal" or r.time_limit_reached
+    assert time.monotonic() - t0 < 0.3 + 2.0
+
+
+def test_status_is_an_enum_that_reads_as_its_string() -> None:
+    assert [s.value for s in SolveStatus] == ["optimal", "feasible", "no_solution", "infeasible"]
+    r = p_median(np.array([[0, 4, 9], [4, 0, 5], [9, 5, 0]], dtype=float), 1)
+    assert isinstance(r.status, SolveStatus)
+    assert r.status == "optimal"
+    assert json.dumps({"status": r.status}) == '{"status": "optimal"}'
+    assert f"{r.status}" == "optimal"
+    assert repr(r).startswith("LocationResult(status='optimal', objective=9")
+
+
+def random_cover(seed: int, n_items: int = 120, n_sets: int = 160) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    sets = [sorted(rng.choice(n_items, size=int(rng.integers(3, 12)), replace=False).tolist())
+            for _ in range(n_sets)]  # fmt: skip
+    for i in range(n_items):  # every item in some set
+        if not any(i in s for s in sets):
+            sets[int(rng.integers(n_sets))].append(i)
+    return sets
+
+
+def test_min_cover_out_of_time_returns_a_valid_cover(caplog: pytest.LogCaptureFixture) -> None:
+    sets = random_cover(4, n_items=60, n_sets=80)
+    exact = min_cover(sets, 60)
+    assert min_cover(sets, 60, time_limit=60) == exact
+    with caplog.at_level("WARNING", logger="optimizer.solver"):
+        quick = min_cover(sets, 60, time_limit=0.0)
+    assert "may not be the fewest" in caplog.text
+    assert set().union(*(set(sets[k]) for k in quick)) == set(range(60))
+    assert quick == sorted(set(quick))
+    assert len(quick) >= len(exact)
+
+
+def test_min_cover_small_cases() -> None:
+    assert min_cover([[0, 1], [1, 2], [2]], 3) == [0, 1]  # ties: lowest indices
+    assert min_cover([], 0) == []
+    with pytest.raises(InfeasibleError, match="lie in no set"):
+        min_cover([[0]], 2)

@@ -1,8 +1,9 @@
 """Greedy start and swap local search on a dense cost matrix (private to the solver core).
 
-The pure p-median path (:mod:`optimizer._lagrangian`) holds the whole weighted cost matrix in
-memory, so its heuristics can evaluate every move with a few vectorised passes instead of the
-pair-table bookkeeping of :mod:`optimizer.solver.swap`, which has to respect arbitrary count bounds.
+The pure p-median path (:mod:`optimizer.solver.lagrangian`) holds the whole weighted cost matrix
+in memory, so its heuristics can evaluate every move with a few vectorised passes instead of the
+pair-table bookkeeping of :mod:`optimizer.solver.swap`, which has to respect arbitrary count
+bounds.
 Forbidden pairs are ``inf`` in the matrix; here they cost a finite penalty larger than any
 feasible plan, so a plan that leaves a client unserved is never preferred to one that does not.
 """

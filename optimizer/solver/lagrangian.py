@@ -21,8 +21,8 @@ is searched.
 
 The search itself runs in single precision for speed; every bound used to prune or fix is
 recomputed in double precision from the multipliers found, so a pruned node is proven, not
-estimated. The module needs only numpy; the MIP path of :mod:`optimizer.locate` takes over when
-the tree does not close within its budget.
+estimated. The module needs only numpy; the radius MIP (:mod:`optimizer.solver.radius`) takes
+over when the tree does not close within its budget.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def branch_and_bound(
         Relative tolerance: a node is pruned when it cannot beat the incumbent by more than
         this fraction (for integer costs, by at least 1).
     deadline
-        ``time.perf_counter()`` value at which the search stops unproven.
+        ``time.monotonic()`` value at which the search stops unproven.
     improve
         Local search applied to every new incumbent.
 
@@ -275,24 +275,14 @@ def branch_and_bound(
     tree = _Tree(costs, p, f, integral, gap, improve)
     tree.offer(np.asarray(start, dtype=np.int64))
 
-    opened = np.zeros(n_sites, dtype=bool)
-    opened[list(fixed_open)] = True
-    free = ~opened
-    free[list(fixed_closed)] = False
-    with np.errstate(invalid="ignore"):
-        ordered = np.sort(np.where(np.isfinite(costs), costs, np.inf), axis=1)
-    second = ordered[:, min(1, n_sites - 1)]
-    v0 = np.where(np.isfinite(second), second, ordered[:, 0])
-    v0 = np.where(np.isfinite(v0), v0, 0.0)
-
-    stack = [_Node(opened, free, v0, -math.inf, root=True)]
+    stack = [_root_node(costs, fixed_open, fixed_closed)]
     fathomed = math.inf  # smallest bound among pruned nodes
     nodes = 0
-    next_report = time.perf_counter() + _PROGRESS_SECONDS
+    next_report = time.monotonic() + _PROGRESS_SECONDS
     root_closed = np.zeros(0, dtype=np.int64)
     root_bound = -math.inf
     while stack:
-        if deadline is not None and time.perf_counter() >= deadline and not stack[-1].root:
+        if deadline is not None and time.monotonic() >= deadline and not stack[-1].root:
             left = min(nd.parent_bound for nd in stack)
             bound = min(fathomed, left, tree.ub)
             return TreeResult(
@@ -306,7 +296,7 @@ def branch_and_bound(
             )
         node = stack.pop()
         nodes += 1
-        if time.perf_counter() >= next_report:
+        if time.monotonic() >= next_report:
             next_report += _PROGRESS_SECONDS
             logger.info(
                 "Lagrangian tree: %d nodes searched, %d open, best plan %.6g, root bound %.6g",
@@ -334,22 +324,9 @@ def branch_and_bound(
         if bound >= tree.threshold():
             fathomed = min(fathomed, bound)
             continue
-        opened_now, free_now = _fix(tree, node, bound, rho, chosen)
+        closed_here = _branch(tree, node, bound, v, rho, chosen, stack)
         if node.root:
-            root_closed = np.flatnonzero(node.free & ~free_now & ~opened_now)
-        candidates = np.flatnonzero(free_now & np.isin(np.arange(n_sites), chosen))
-        if len(candidates) == 0:
-            # fixing decided every chosen site; evaluate the reduced node again
-            stack.append(_Node(opened_now, free_now, v, bound))
-            continue
-        covered = (tree.c64[:, candidates] < v[:, None]).sum(axis=0)
-        j = int(candidates[int(np.argmax(covered))])
-        without = free_now.copy()
-        without[j] = False
-        with_j = opened_now.copy()
-        with_j[j] = True
-        stack.append(_Node(opened_now, without, v, bound))
-        stack.append(_Node(with_j, without.copy(), v, bound))
+            root_closed = closed_here
     return TreeResult(
         proven=True,
         open_sites=tree.best,
@@ -359,6 +336,66 @@ def branch_and_bound(
         root_closed=root_closed,
         root_bound=root_bound,
     )
+
+
+def _root_node(
+    costs: np.ndarray, fixed_open: frozenset[int], fixed_closed: frozenset[int]
+) -> _Node:
+    """Return the root of the search: the fixed sites decided, multipliers at second costs.
+
+    Each client's multiplier starts at its second-cheapest cost (its cheapest if it has one
+    allowed site, 0 if none).
+    """
+    n_sites = costs.shape[1]
+    opened = np.zeros(n_sites, dtype=bool)
+    opened[list(fixed_open)] = True
+    free = ~opened
+    free[list(fixed_closed)] = False
+    with np.errstate(invalid="ignore"):
+        ordered = np.sort(np.where(np.isfinite(costs), costs, np.inf), axis=1)
+    second = ordered[:, min(1, n_sites - 1)]
+    v0 = np.where(np.isfinite(second), second, ordered[:, 0])
+    v0 = np.where(np.isfinite(v0), v0, 0.0)
+    return _Node(opened, free, v0, -math.inf, root=True)
+
+
+def _branch(
+    tree: _Tree,
+    node: _Node,
+    bound: float,
+    v: np.ndarray,
+    rho: np.ndarray,
+    chosen: np.ndarray,
+    stack: list[_Node],
+) -> np.ndarray:
+    """Fix what the reduced costs decide, then push the node's children onto ``stack``.
+
+    The branching site is the chosen free site that covers most clients below their
+    multiplier; its ``y_j = 1`` child is pushed last, so it is searched first. When fixing
+    decided every chosen site, the reduced node itself is pushed to be evaluated again.
+
+    Returns
+    -------
+    numpy.ndarray
+        The free sites that fixing closed at this node.
+    """
+    n_sites = len(node.free)
+    opened_now, free_now = _fix(tree, node, bound, rho, chosen)
+    closed = np.flatnonzero(node.free & ~free_now & ~opened_now)
+    candidates = np.flatnonzero(free_now & np.isin(np.arange(n_sites), chosen))
+    if len(candidates) == 0:
+        # fixing decided every chosen site; evaluate the reduced node again
+        stack.append(_Node(opened_now, free_now, v, bound))
+        return closed
+    covered = (tree.c64[:, candidates] < v[:, None]).sum(axis=0)
+    j = int(candidates[int(np.argmax(covered))])
+    without = free_now.copy()
+    without[j] = False
+    with_j = opened_now.copy()
+    with_j[j] = True
+    stack.append(_Node(opened_now, without, v, bound))
+    stack.append(_Node(with_j, without.copy(), v, bound))
+    return closed
 
 
 def _fix(

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-if TYPE_CHECKING:
-    from optimizer.solver.locate import LocationProblem
+from optimizer.solver.problem import LocationProblem
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +60,6 @@ def local_search(
         The improved set of open sites, sorted.
     """
     t0 = time.perf_counter()
-    assert prob.weights is not None
-    w = prob.weights
     big = float(prob.cost.max() + 1.0) * 1e3 if len(prob.cost) else 1.0
     is_open = np.zeros(prob.n_sites, dtype=bool)
     is_open[open_sites] = True
@@ -78,47 +74,14 @@ def local_search(
     bounds = [(g.min_open, g.max_open) for g in prob.groups]
     counts = [int(is_open[np.asarray(g.sites, dtype=np.int64)].sum()) for g in prob.groups]
     current, _ = prob.objective_of(np.flatnonzero(is_open).tolist())
-    wc = w[prob.client]
     sc = np.zeros(prob.n_sites) if prob.site_cost is None else np.asarray(prob.site_cost, float)
     swaps = 0
     while time.perf_counter() - t0 < time_limit:
-        d1, a1, d2 = _best_two(prob, is_open, big)
-        # gain of adding j alone
-        add_gain = np.bincount(
-            prob.site,
-            weights=wc * np.maximum(0.0, d1[prob.client] - prob.cost),
-            minlength=prob.n_sites,
-        )
-        # loss of removing r alone (clients of r fall back to their second site)
-        served = a1 >= 0
-        loss = np.bincount(a1[served], weights=(w * (d2 - d1))[served], minlength=prob.n_sites)
-        # correction for pairs (j in, r out) sharing the clients of r
-        r_of_pair = a1[prob.client]
-        sel = (r_of_pair >= 0) & ~is_open[prob.site]
-        ci, sj, cij, rr = prob.client[sel], prob.site[sel], prob.cost[sel], r_of_pair[sel]
-        corr_val = w[ci] * (np.minimum(cij, d2[ci]) - d2[ci] + np.maximum(0.0, d1[ci] - cij))
-        nz = corr_val != 0
-        corr = sp.coo_array(
-            (corr_val[nz], (sj[nz], rr[nz])), shape=(prob.n_sites, prob.n_sites)
-        ).tocsr()
         can_in = ~is_open & movable_in
         can_out = is_open & movable_out
         if not can_in.any() or not can_out.any():
             break
-        # swaps whose sites share clients: the sparse correction table lists them all
-        coo = corr.tocoo()
-        keep = can_in[coo.row] & can_out[coo.col]
-        cand_j, cand_r = coo.row[keep], coo.col[keep]
-        cand_d = -add_gain[cand_j] + loss[cand_r] + coo.data[keep] + sc[cand_j] - sc[cand_r]
-        # swaps of unrelated sites: the best come from the largest gains and smallest losses
-        top_in = np.flatnonzero(can_in)[np.argsort(-add_gain[can_in], kind="stable")[:40]]
-        top_out = np.flatnonzero(can_out)[np.argsort(loss[can_out], kind="stable")[:40]]
-        jj = np.repeat(top_in, len(top_out))
-        rr2 = np.tile(top_out, len(top_in))
-        dd = -add_gain[jj] + loss[rr2] + np.asarray(corr[jj, rr2]).ravel() + sc[jj] - sc[rr2]
-        cand_j = np.concatenate([cand_j, jj])
-        cand_r = np.concatenate([cand_r, rr2])
-        cand_d = np.concatenate([cand_d, dd])
+        cand_j, cand_r, cand_d = _candidate_swaps(prob, is_open, can_in, can_out, sc, big)
         tol = 1e-9 * max(1.0, abs(current))
         order = np.lexsort((cand_r, cand_j, cand_d))
         moved = False
@@ -147,6 +110,77 @@ def local_search(
         "local search: %d swaps, objective %.6g, %.2f s", swaps, current, time.perf_counter() - t0
     )
     return np.flatnonzero(is_open).tolist()
+
+
+def _candidate_swaps(
+    prob: LocationProblem,
+    is_open: np.ndarray,
+    can_in: np.ndarray,
+    can_out: np.ndarray,
+    sc: np.ndarray,
+    big: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the swaps worth trying: site in, site out, and the change in cost of each.
+
+    The gains of adding each site, the losses of removing each, and a sparse correction for
+    the pairs that share clients come from one pass over the allowed pairs.
+
+    Parameters
+    ----------
+    prob
+        The problem.
+    is_open
+        Bool per site: open now.
+    can_in, can_out
+        Bool per site: may open, may close.
+    sc
+        Cost of opening each site.
+    big
+        The cost of a client left without an open site.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Parallel arrays: site in, site out, cost change (negative improves).
+    """
+    assert prob.weights is not None
+    w = prob.weights
+    wc = w[prob.client]
+    d1, a1, d2 = _best_two(prob, is_open, big)
+    # gain of adding j alone
+    add_gain = np.bincount(
+        prob.site,
+        weights=wc * np.maximum(0.0, d1[prob.client] - prob.cost),
+        minlength=prob.n_sites,
+    )
+    # loss of removing r alone (clients of r fall back to their second site)
+    served = a1 >= 0
+    loss = np.bincount(a1[served], weights=(w * (d2 - d1))[served], minlength=prob.n_sites)
+    # correction for pairs (j in, r out) sharing the clients of r
+    r_of_pair = a1[prob.client]
+    sel = (r_of_pair >= 0) & ~is_open[prob.site]
+    ci, sj, cij, rr = prob.client[sel], prob.site[sel], prob.cost[sel], r_of_pair[sel]
+    corr_val = w[ci] * (np.minimum(cij, d2[ci]) - d2[ci] + np.maximum(0.0, d1[ci] - cij))
+    nz = corr_val != 0
+    corr = sp.coo_array(
+        (corr_val[nz], (sj[nz], rr[nz])), shape=(prob.n_sites, prob.n_sites)
+    ).tocsr()
+    # swaps whose sites share clients: the sparse correction table lists them all
+    coo = corr.tocoo()
+    keep = can_in[coo.row] & can_out[coo.col]
+    cand_j, cand_r = coo.row[keep], coo.col[keep]
+    cand_d = -add_gain[cand_j] + loss[cand_r] + coo.data[keep] + sc[cand_j] - sc[cand_r]
+    # swaps of unrelated sites: the best come from the largest gains and smallest losses
+    top_in = np.flatnonzero(can_in)[np.argsort(-add_gain[can_in], kind="stable")[:40]]
+    top_out = np.flatnonzero(can_out)[np.argsort(loss[can_out], kind="stable")[:40]]
+    jj = np.repeat(top_in, len(top_out))
+    rr2 = np.tile(top_out, len(top_in))
+    dd = -add_gain[jj] + loss[rr2] + np.asarray(corr[jj, rr2]).ravel() + sc[jj] - sc[rr2]
+    return (
+        np.concatenate([cand_j, jj]),
+        np.concatenate([cand_r, rr2]),
+        np.concatenate([cand_d, dd]),
+    )
 
 
 def _swap_ok(
