@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from optimizer.pipeline import make_plan
     from optimizer.report import Plan
     from optimizer.rules import Policy, load_scenario
-    from optimizer.solver import LocationProblem, LocationResult, p_median, solve
+    from optimizer.solver import LocationProblem, LocationResult, SolveStatus, p_median, solve
 
 __version__ = "0.1.0"
 
@@ -41,6 +41,7 @@ _LAZY = {
     "LocationResult": "optimizer.solver",
     "p_median": "optimizer.solver",
     "solve": "optimizer.solver",
+    "SolveStatus": "optimizer.solver",
 }
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Plan",
     "Policy",
     "PolicyError",
+    "SolveStatus",
     "SolverError",
     "__version__",
     "load_inputs",

@@ -27,7 +27,7 @@ from optimizer.inputs.reading import load_inputs
 from optimizer.outputs.plan_json import plan_to_dict
 from optimizer.pipeline import make_plan
 from optimizer.rules.policy import Policy
-from optimizer.solver.locate import LocationProblem, solve
+from optimizer.solver import LocationProblem, solve
 from optimizer.spatial import network
 
 EXACT = {"gap": 0.0, "time_limit": 60}

@@ -189,7 +189,12 @@ def test_scenario_unknown_key_in_base_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize("section", ["police", "judicial", "court"])
 def test_every_facility_type_rejects_the_same_bad_shared_settings(section: str) -> None:
     # the shared checks live in one base class: no type may skip them
-    bad = {"max_travel_minutes": -5, "max_distance_km": 0, "circuity": 9, "central_min_townships": 1}
+    bad = {
+        "max_travel_minutes": -5,
+        "max_distance_km": 0,
+        "circuity": 9,
+        "central_min_townships": 1,
+    }
     with pytest.raises(PolicyError) as info:
         Policy.from_dict({section: bad})
     text = str(info.value)

@@ -25,7 +25,7 @@ from optimizer.planning.formulate import Formulated, formulate
 from optimizer.planning.spec import TypeRules, rules_for
 from optimizer.rules.policy import Policy, SolverSettings
 from optimizer.schema import COURT, FACILITY_LABELS_ZH, FACILITY_TYPES, JUDICIAL, POLICE
-from optimizer.solver import LocationResult, locate
+from optimizer.solver import LocationResult, solve
 from optimizer.spatial import Geography, project
 
 __all__ = ["SUPPORTED_TYPES", "plan_types"]
@@ -149,7 +149,7 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
     while True:
         try:
             with budget.solving():
-                res = locate.solve(
+                res = solve(
                     prob,
                     solver=settings.solver,
                     time_limit=budget.remaining(),

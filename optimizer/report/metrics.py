@@ -17,9 +17,7 @@ import pandas as pd
 
 from optimizer.planning.decode import TypePlan
 from optimizer.schema import CLOSED_BECOMES, CLOSED_BECOMES_ZH
-from optimizer.solver import LocationResult
-
-SolveStatus = str  # replaced by the solver core's enum
+from optimizer.solver import LocationResult, SolveStatus
 
 __all__ = [
     "Colocation",
