@@ -15,7 +15,14 @@ from pathlib import Path
 
 from optimizer import __version__
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+from optimizer.inputs import load_inputs
+from optimizer.outputs import write_plan
 from optimizer.paths import sample_dir
+from optimizer.pipeline import make_plan
+from optimizer.report import Plan
+from optimizer.rules import Policy, load_scenario
+from optimizer.sample import build_sample, write_sample
+from optimizer.scenarios import compare_table, run_scenarios, write_comparison
 
 __all__ = ["bundled_sample", "main"]
 
@@ -118,11 +125,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from optimizer.inputs import load_inputs
-    from optimizer.outputs import write_plan
-    from optimizer.pipeline import make_plan
-    from optimizer.rules.policy import Policy, load_scenario
-
     policy = load_scenario(args.scenario) if args.scenario else Policy()
     overrides: dict[str, object] = {}
     if args.solver:
@@ -154,10 +156,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
-    from optimizer.report.plan import Plan
-
-    assert isinstance(plan, Plan)
+def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
     lines = [
         f"scenario: {plan.policy.name}" + ("  (SYNTHETIC sample data)" if plan.synthetic else "")
     ]
@@ -181,10 +180,6 @@ def _summary(plan: object, out: Path, written: Sequence[Path]) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from optimizer.inputs.reading import load_inputs
-    from optimizer.rules.policy import load_scenario
-    from optimizer.scenarios import compare_table, run_scenarios, write_comparison
-
     if len(args.scenarios) < 2:
         raise PolicyError("give at least two scenario files to compare")
     policies, problems = [], []
@@ -242,8 +237,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from optimizer.sample import build_sample, write_sample
-
     sample = build_sample(args.counties, seed=args.seed)
     written = write_sample(sample, args.out)
     n = len(sample.townships)

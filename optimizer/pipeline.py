@@ -70,8 +70,7 @@ def make_plan(
         limit_seconds=budget.seconds,
         seconds=round(budget.elapsed(), 3),
         solving_seconds=round(budget.solving_seconds, 3),
-        deadline_reached=budget.expired
-        or any(r.time_limit_reached for r in plan.solver.by_type.values()),
+        deadline_reached=any(r.time_limit_reached for r in plan.solver.by_type.values()),
         stage_seconds=dict(budget.stage_seconds),
     )
     return dataclasses.replace(plan, solver=dataclasses.replace(plan.solver, budget=report))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from optimizer.errors import InfeasibleError, PolicyError
+from optimizer.errors import InfeasibleError, PolicyError, SolverError
 from optimizer.solver.assignment import solve_assignment
 from optimizer.solver.blocks import independent_blocks, split_groups, sub_problem
 from optimizer.solver.budget import Budget
@@ -224,10 +224,22 @@ def _solve_blocks(
     for done, b in enumerate(order, start=1):
         clients, sites = blocks[b]
         sub = sub_problem(prob, clients, sites, pair_block == b, local[b])
-        seconds = budget.share(weight[b], float(weight[order[done - 1 :]].sum()))
+        seconds = _block_seconds(
+            budget, weight[b], float(weight[order[done - 1 :]].sum()), len(order) - done
+        )
         try:
             with quiet_logs():
-                results[b] = solve_block(sub, opts, seconds, heuristic_seconds=heuristic_seconds)
+                try:
+                    results[b] = solve_block(
+                        sub, opts, seconds, heuristic_seconds=heuristic_seconds
+                    )
+                except SolverError:
+                    # no plan within its share: a block may use all that remains rather than
+                    # leave the whole plan without one
+                    left = budget.remaining()
+                    if left is None or seconds is None or left < 0.1:
+                        raise
+                    results[b] = solve_block(sub, opts, left, heuristic_seconds=heuristic_seconds)
         except InfeasibleError as exc:
             failed[b] = exc.problems
             continue
@@ -246,6 +258,19 @@ def _solve_blocks(
         raise err
     solved = [(blocks[b][0], blocks[b][1], results[b]) for b in sorted(results)]
     return _combine(prob, opts, budget, solved, coupling, len(blocks))
+
+
+def _block_seconds(budget: Budget, weight: float, total: float, after: int) -> float | None:
+    """Return the seconds of one block: all that remains but a reserve for the blocks after it.
+
+    The reserve (0.5 s per later block, at most half of what remains) lets every later block
+    find a feasible plan; a block never gets less than its share by size.
+    """
+    share = budget.share(weight, total)
+    left = budget.remaining()
+    if share is None or left is None:
+        return share
+    return max(share, left - min(0.5 * after, 0.5 * left))
 
 
 def solve_block(
