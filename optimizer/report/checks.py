@@ -24,7 +24,10 @@ from optimizer.schema import (
     POLICE,
 )
 
-__all__ = ["Check", "type_checks"]
+__all__ = ["OUTCOMES", "Check", "type_checks"]
+
+#: The three outcomes of a rule check, in the order summaries list them.
+OUTCOMES = ("met", "exceptions", "not_met")
 
 #: Clause numbers per facility type: (count cut, closed units, screen).
 _CLAUSES = {POLICE: ("4", "5", "4"), JUDICIAL: ("7", "7", "7"), COURT: ("11", "11", "10")}
@@ -59,6 +62,13 @@ class Check:
     passed: bool
     exceptions: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        """One of :data:`OUTCOMES`: ``met``, ``exceptions`` (every breach listed) or ``not_met``."""
+        if not self.passed:
+            return "not_met"
+        return "exceptions" if self.exceptions else "met"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the check as plain data for ``plan.json``."""
         return {
@@ -67,6 +77,7 @@ class Check:
             "rule": self.rule,
             "target": self.target,
             "actual": self.actual,
+            "status": self.status,
             "passed": self.passed,
             "exceptions": list(self.exceptions),
         }

@@ -19,7 +19,7 @@ import pandas as pd
 from optimizer.inputs import Inputs
 from optimizer.inputs import geometry as geo
 from optimizer.planning.decode import TypePlan
-from optimizer.report.checks import Check, type_checks
+from optimizer.report.checks import OUTCOMES, Check, type_checks
 from optimizer.report.metrics import (
     Colocation,
     Metrics,
@@ -95,6 +95,10 @@ class Plan:
     def passed(self) -> bool:
         """True when every rule check passed (exceptions explained)."""
         return all(c.passed for c in self.checks)
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Return how many checks are ``met``, ``exceptions`` and ``not_met``, in that order."""
+        return {o: sum(c.status == o for c in self.checks) for o in OUTCOMES}
 
 
 # ------------------------------------------------------------------ derive checks and metrics
