@@ -167,14 +167,20 @@ def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
             f"{m.central} central, mean distance {m.before.mean_distance_km:.1f} -> "
             f"{m.after.mean_distance_km:.1f} km; solver {s.status}, gap {s.gap:.4%}, {s.seconds:.1f} s"
         )
+    marks = {"met": "MET", "exceptions": "EXCEPTIONS", "not_met": "NOT MET"}
     for c in plan.checks:
-        mark = "PASS" if c.passed else "FAIL"
-        extra = (
-            f" ({len(c.exceptions)} exception(s) explained)" if c.exceptions and c.passed else ""
-        )
+        extra = f" ({len(c.exceptions)} exception(s) listed)" if c.exceptions else ""
+        extra += f" ({len(c.violations)} violation(s))" if c.violations else ""
+        rule = c.rule.split(" / ")[-1]
         lines.append(
-            f"  [{mark}] clause {c.clause}: {c.rule.split(' / ')[-1]}: target {c.target}, actual {c.actual}{extra}"
+            f"  [{marks[c.status]}] clause {c.clause}: {rule}: target {c.target}, "
+            f"actual {c.actual}{extra}"
         )
+    n = plan.outcome_counts()
+    lines.append(
+        f"checks: {n['met']} met, {n['exceptions']} met with listed exceptions, {n['not_met']} not met"
+        f" (规则检查：{n['met']}项符合，{n['exceptions']}项有例外，{n['not_met']}项未达到)"
+    )
     lines.append(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}")
     return "\n".join(lines)
 

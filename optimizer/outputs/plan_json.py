@@ -71,7 +71,10 @@ def facility_records(plan: Plan) -> list[dict[str, Any]]:
                 "becomes": json_text(r.becomes),
                 "central": bool(r.central),
                 "serves": [str(c) for c in r.serves],  # type: ignore[union-attr]
+                "reason_code": r.reason_code,
+                "reason": r.reason,
                 "exception": json_text(r.exception),
+                "exception_by": json_text(getattr(r, "exception_by", None)),
                 "pinned": json_text(r.pinned),
                 "minimum_staff": json_number(getattr(r, "minimum_staff", None)),
                 "proposed_staff": json_number(getattr(r, "proposed_staff", None)),

@@ -105,6 +105,8 @@ class Formulated:
     limits: dict[str, dict[str, Any]]
     site_min: np.ndarray | None
     remote: dict[int, str]
+    remote_by: dict[int, str]
+    own_groups: list[str]
     travel_source: str
     notes: list[str] = field(default_factory=list)
 
@@ -366,16 +368,16 @@ def screen_blocks(
     covered[pairs.t[eligible[pairs.s]]] = True
     covered[~served_mask] = True
     reason: dict[int, str] = {
-        j: "pinned open by the planner" for j in ctx.pinned_open if ctx.host_screened[j]
+        j: pin_text(ctx, j, "规划人员指定保留") for j in ctx.pinned_open if ctx.host_screened[j]
     }
     groups: list[SiteGroup] = []
     candidates: set[int] = set()
     where = (
-        f"within {spec.max_distance_km:g} km"
+        f"{spec.max_distance_km:g}公里内"
         if spec.max_distance_km
-        else f"within {spec.max_minutes:g} minutes"
+        else f"{spec.max_minutes:g}分钟内"
         if spec.max_minutes
-        else "in the county"
+        else "本县内"
     )
     for county in sorted(set(ctx.t_county[~covered])):
         lonely = [int(i) for i in np.flatnonzero((ctx.t_county == county) & ~covered)]
@@ -394,8 +396,8 @@ def screen_blocks(
                 str(tw.at[i, "name"]) for i in sorted(set(pairs.t[mask & (pairs.s == j)].tolist()))
             ]
             reason[j] = (
-                f"{spec.screen_rule}, but no {ctx.label} in a township outside the screen lies {where} "
-                f"of {', '.join(served)}"
+                f"低于撤并门槛，但{'、'.join(served)}{where}没有门槛以上乡镇的{ctx.label}可以管辖，"
+                "需保留本所（按最少保留数求解）"
             )
         logger.info(
             "county %s: %d township(s) have no eligible %s in reach; %d exception(s) needed",
@@ -409,6 +411,56 @@ def screen_blocks(
         if j not in candidates:
             fixed_closed.add(j)
     return ScreenBlocks(eligible, groups, fixed_closed, candidates, reason)
+
+
+def pin_text(ctx: SiteContext, j: int, head: str) -> str:
+    """Return the planner's reason for pin ``j`` (``head`` plus the justification when given)."""
+    why = ctx.spec.pin_reasons.get(ctx.ids[j], "")
+    return f"{head}：{why}" if why else head
+
+
+def own_township_groups(
+    ctx: SiteContext, screen: ScreenBlocks, limits: dict[str, dict[str, Any]]
+) -> list[SiteGroup]:
+    """Clause 4: stations follow townships (原则上与乡镇建制相对应), where the cut allows.
+
+    Per scope, when every township outside the screen that has a station today, plus the
+    screen exceptions the rules need, fits within the scope's count limit, each such township
+    keeps one of its stations (an ``own_<code>`` group with at least one open). Where they do
+    not fit, the model chooses and each township left without one is reported with the numbers
+    (:func:`optimizer.report.checks.township_station_check`). A township whose stations are all
+    pinned closed is the planner's choice and gets no group.
+    """
+    spec = ctx.spec
+    if not spec.follow_townships:
+        return []
+    outside = ~ctx.screen
+    scope_of_site = np.array([scope_key(c, spec.scope) for c in ctx.s_county])
+    per_scope: dict[str, list[np.ndarray]] = {}
+    for ti_ in np.unique(ctx.s_town[outside[ctx.s_town]]).tolist():
+        js = np.flatnonzero(ctx.s_town == ti_)
+        free = np.array([j for j in js.tolist() if j not in ctx.pinned_closed], dtype=np.int64)
+        if len(free):
+            per_scope.setdefault(str(scope_of_site[js[0]]), []).append(free)
+    exc_need = {g.name: g.max_open or 0 for g in screen.groups}
+    groups = []
+    for key, sets in sorted(per_scope.items()):
+        exc = sum(
+            n
+            for name, n in exc_need.items()
+            if scope_key(name.removeprefix("exc_"), spec.scope) == key
+        )
+        limit = limits.get(key, {}).get("limit")
+        fits = limit is None or len(sets) + exc <= limit
+        if key in limits:
+            limits[key]["own_townships"] = len(sets)
+            limits[key]["own_forced"] = fits
+        if fits:
+            groups += [
+                SiteGroup(f"own_{ctx.tw.at[int(ctx.s_town[js[0]]), 'code']!s}", js, 1, None)
+                for js in sets
+            ]
+    return groups
 
 
 def township_groups(ctx: SiteContext) -> list[SiteGroup]:
@@ -502,45 +554,85 @@ def min_needed(
 
 
 def caseload_floors(
-    ctx: SiteContext, served_mask: np.ndarray
-) -> tuple[np.ndarray | None, dict[int, str]]:
-    """Return the minimum caseload per court (NaN where exempt) and each exemption's reason."""
+    ctx: SiteContext,
+    served_mask: np.ndarray,
+    tables: Tables,
+    court_adj: dict[int, set[int]],
+    *,
+    use_roads: bool,
+    travel: TravelSettings,
+) -> tuple[np.ndarray | None, dict[int, str], dict[int, str]]:
+    """Return the minimum caseload per court (NaN where exempt), each exemption's reason and who.
+
+    The floor applies to each court; where a county's whole caseload is below it, the floor is
+    the county's caseload (one court holds the county). A court is exempt only for a reason of
+    its own: pinned open (``planner``); no adjacent court to merge into, or merging into the
+    nearest adjacent court would push travel from its seat beyond ``remote_km`` (by road when
+    a road layer is given: ``remote_km`` driven at ``travel.fallback_kmh``) (``model``).
+
+    Returns
+    -------
+    site_min : numpy.ndarray or None
+        Per court; None when no minimum is set.
+    remote : dict
+        Reason (Chinese, with the numbers) per exempt court.
+    remote_by : dict
+        ``model`` or ``planner`` per exempt court.
+    """
     spec = ctx.spec
     remote: dict[int, str] = {}
+    by: dict[int, str] = {}
     if spec.min_load is None or spec.loads is None:
-        return None, remote
-    site_min = np.full(ctx.n_s, float(spec.min_load))
-    s_county, s_xy = ctx.s_county, ctx.s_xy
+        return None, remote, by
+    county_total = (
+        pd.Series(spec.loads[served_mask]).groupby(ctx.t_county[served_mask]).sum().to_dict()
+    )
+    site_min = np.array(
+        [min(float(spec.min_load), float(county_total.get(c, 0.0))) for c in ctx.s_county]
+    )
+    where: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for ti, si, d, mins, _ in tables.values():
+        for a, i in enumerate(ti.tolist()):
+            where[i] = (si, d[a], mins[a], np.zeros(0))
+    limit_min = None if spec.remote_km is None else spec.remote_km / travel.fallback_kmh * 60.0
     for j in range(ctx.n_s):
-        others = np.flatnonzero(s_county == s_county[j])
-        others = others[others != j]
-        gap_km = (
-            float(np.min(np.hypot(*(s_xy[others] - s_xy[j]).T))) * spec.circuity / 1000.0
-            if len(others)
-            else math.inf
-        )
-        if spec.remote_km is not None and gap_km > spec.remote_km:
-            site_min[j] = np.nan
-            where_other = (
-                f"{gap_km:.0f} km" if math.isfinite(gap_km) else "no other court in the county"
+        if j in ctx.pinned_open:
+            site_min[j], remote[j], by[j] = np.nan, pin_text(ctx, j, "规划人员指定保留"), "planner"
+            continue
+        if spec.adjacent_only:
+            others = sorted(court_adj.get(j, set()) - ctx.pinned_closed)
+        else:
+            others = [k for k in np.flatnonzero(ctx.s_county == ctx.s_county[j]).tolist() if k != j]
+        if not others:
+            site_min[j], remote[j], by[j] = np.nan, "无管辖区域相邻的人民法庭可并入", "model"
+            continue
+        if spec.remote_km is None or int(ctx.s_town[j]) not in where:
+            continue
+        si, d, mins, _ = where[int(ctx.s_town[j])]
+        pos = np.isin(si, others)
+        if not pos.any():
+            continue
+        if use_roads and limit_min is not None:
+            k = int(np.argmin(np.where(pos, mins, np.inf)))
+            far, text = (
+                mins[k] > limit_min + 1e-9,
+                (
+                    f"并入最近的相邻法庭{ctx.ids[int(si[k])]}需行车{mins[k]:.0f}分钟（按道路），"
+                    f"超过{spec.remote_km:g}公里按{travel.fallback_kmh:g}公里/小时折合的{limit_min:.0f}分钟"
+                ),
             )
-            remote[j] = (
-                f"too remote to merge: nearest other court {where_other} (> {spec.remote_km:g} km)"
+        else:
+            k = int(np.argmin(np.where(pos, d, np.inf)))
+            far, text = (
+                d[k] > spec.remote_km + 1e-9,
+                (
+                    f"并入最近的相邻法庭{ctx.ids[int(si[k])]}需{d[k]:.0f}公里（直线×{spec.circuity:g}），"
+                    f"超过{spec.remote_km:g}公里"
+                ),
             )
-        elif j in ctx.pinned_open:
-            site_min[j] = np.nan
-            remote[j] = "pinned open by the planner"
-    county_total = pd.Series(spec.loads[served_mask]).groupby(ctx.t_county[served_mask]).sum()
-    for county, total in county_total.items():
-        if total < spec.min_load:
-            js = np.flatnonzero(s_county == county)
-            site_min[js] = np.nan
-            for j in js.tolist():
-                remote[j] = (
-                    f"the county's {total:,.0f} cases a year are below the minimum "
-                    f"{spec.min_load:,.0f} for any court"
-                )
-    return site_min, remote
+        if far:
+            site_min[j], remote[j], by[j] = np.nan, text, "model"
+    return site_min, remote, by
 
 
 def formulate(
@@ -572,7 +664,11 @@ def formulate(
     groups = screen.groups + township_groups(ctx)
     limits, count_blocks = count_groups(ctx, pairs, served_mask, screen, budget)
     groups += count_blocks
-    site_min, remote = caseload_floors(ctx, served_mask)
+    own_groups = own_township_groups(ctx, screen, limits)
+    groups += own_groups
+    site_min, remote, remote_by = caseload_floors(
+        ctx, served_mask, tables, court_adj, use_roads=inputs.roads is not None, travel=travel
+    )
     pairs = pairs.select(served_mask[pairs.t])
     client_edges = site_home = None
     if spec.contiguity:
@@ -619,5 +715,7 @@ def formulate(
         limits=limits,
         site_min=site_min,
         remote=remote,
+        remote_by=remote_by,
+        own_groups=[g.name for g in own_groups],
         travel_source=source,
     )

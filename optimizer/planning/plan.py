@@ -164,6 +164,10 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
                 for blk in exc.client_blocks
                 for i in np.asarray(blk).tolist()
             }
+            if f.own_groups:
+                _drop_own_groups(f)
+                prob = dataclasses.replace(prob, groups=f.problem.groups)
+                continue
             if f.site_min is None or not counties or counties <= waived:
                 raise InfeasibleError(
                     [f"{spec.type} ({ctx.label}): {p}" for p in exc.problems]
@@ -183,6 +187,28 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
     return res
 
 
+def _drop_own_groups(f: Formulated) -> None:
+    """Drop clause 4's one-station-per-township groups that made the problem infeasible.
+
+    The township rule is 原则上: where it cannot hold with connected jurisdictions and the
+    limits, the model chooses and every township left without a station is reported.
+    """
+    names = set(f.own_groups)
+    f.problem = dataclasses.replace(
+        f.problem, groups=[g for g in f.problem.groups if g.name not in names]
+    )
+    for lim in f.limits.values():
+        if lim.get("own_forced"):
+            lim["own_forced"] = False
+            lim["own_dropped"] = "每乡一所与辖区连片及距离限制一并无法满足，由模型选择保留的派出所"
+    f.ctx.spec.notes.append(
+        f"{f.ctx.spec.type}: one station per township above the threshold (clause 4) cannot "
+        "hold with the other rules; dropped, the townships left without one are listed"
+    )
+    f.own_groups = []
+    logger.warning("%s: clause-4 township groups dropped (infeasible with them)", f.ctx.spec.type)
+
+
 def _waive_floor(f: Formulated, counties: list[str]) -> None:
     """Waive the minimum caseload for every court of ``counties``, saying why."""
     spec = f.ctx.spec
@@ -192,8 +218,8 @@ def _waive_floor(f: Formulated, counties: list[str]) -> None:
             f.site_min[j] = np.nan
             f.remote.setdefault(
                 j,
-                f"the minimum of {spec.min_load:g} cases cannot hold in county {county} together "
-                "with merging only into adjacent courts and connected jurisdictions; waived there",
+                f"{spec.min_load:g}件下限在本县（{county}）与相邻合并、辖区连片一并无法满足，"
+                "整县放宽（非本庭自身理由）",
             )
         logger.warning(
             "%s: minimum caseload waived in county %s (infeasible with it)", spec.type, county

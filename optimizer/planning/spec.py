@@ -39,6 +39,9 @@ class TypeRules:
     adjacent_only: bool = False
     county_may_lack: bool = False  # townships of a county without such facility are not served
     site_bonus: np.ndarray | None = None  # per township hosting a kept unit of another type
+    pin_reasons: dict[str, str] = field(default_factory=dict)
+    seat_merge_km: float | None = None
+    follow_townships: bool = False  # clause 4: a township outside the screen keeps its own
     notes: list[str] = field(default_factory=list)
 
 
@@ -63,8 +66,11 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
             central_min=pol.central_min_townships,
             contiguity=pol.contiguity,
             screen=below_threshold(tw, pol).to_numpy(),
+            pin_reasons=dict(pol.pin_reasons),
+            follow_townships=True,
             screen_rule=(
                 f"population < {pol.min_population:,.0f} and incidents < {pol.min_incidents:,.0f}"
+                + (" outside the 涉藏地区" if pol.exempt_tibetan_area else "")
             ),
         )
     cases, n_est = township_cases(tw, policy.court.cases_per_10k)
@@ -98,6 +104,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
             contiguity=jud.contiguity,
             screen=screen,
             screen_rule=rule,
+            pin_reasons=dict(jud.pin_reasons),
             notes=notes if jud.weight == "cases" else [],
         )
     crt = policy.court
@@ -120,5 +127,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
         remote_km=crt.remote_km,
         adjacent_only=crt.adjacent_only,
         county_may_lack=True,
+        pin_reasons=dict(crt.pin_reasons),
+        seat_merge_km=crt.seat_merge_km,
         notes=notes,
     )

@@ -19,7 +19,7 @@ import pandas as pd
 from optimizer.inputs import Inputs
 from optimizer.inputs import geometry as geo
 from optimizer.planning.decode import TypePlan
-from optimizer.report.checks import OUTCOMES, Check, type_checks
+from optimizer.report.checks import OUTCOMES, Check, report_items, type_checks
 from optimizer.report.metrics import (
     Colocation,
     Metrics,
@@ -30,9 +30,10 @@ from optimizer.report.metrics import (
     staffing_metrics,
     type_metrics,
 )
+from optimizer.report.reasons import facility_reasons
 from optimizer.report.staffing import propose_staffing
 from optimizer.rules.policy import Policy
-from optimizer.schema import POLICE
+from optimizer.schema import COURT, JUDICIAL, POLICE
 from optimizer.spatial import network
 
 __all__ = ["Check", "Plan", "TypePlan", "build_plan"]
@@ -88,8 +89,11 @@ class Plan:
                 f"{t}: {m.before.count} -> {m.after.count} "
                 f"({m.reduction:.1%} fewer, {self.solver[t].status})"
             )
-        failed = sum(not c.passed for c in self.checks)
-        return f"Plan({'; '.join(parts)}; {len(self.checks)} checks, {failed} failed)"
+        n = self.outcome_counts()
+        return (
+            f"Plan({'; '.join(parts)}; {len(self.checks)} checks: {n['met']} met, "
+            f"{n['exceptions']} with exceptions, {n['not_met']} not met)"
+        )
 
     @property
     def passed(self) -> bool:
@@ -151,8 +155,13 @@ def build_plan(
     for tp in type_plans:
         _join_type(tw, tp)
         f = _type_facilities(tw, tp)
+        type_policy = {POLICE: policy.police, JUDICIAL: policy.judicial, COURT: policy.court}[
+            tp.type
+        ]
+        f = f.join(facility_reasons(tw, f, tp, type_policy))
         facs.append(f)
         checks += type_checks(tw, f, tp, graph)
+        notes += report_items(f, tp.type)
         by_type[tp.type] = type_metrics(tw, f, tp)
         unit = f"{tp.weight}-weighted km" + (
             " minus co-location bonus" if tp.site_bonus is not None else ""

@@ -56,6 +56,9 @@ class FacilityPolicy:
         Objective weighting of the distance.
     pin_open, pin_closed
         Facility ids the planner keeps or closes regardless of the model.
+    pin_reasons
+        The planner's justification per pinned id (e.g. ``县委决定保留：边境治安``), shown as the
+        reason of the decision and of any exception the pin causes.
     central_min_townships
         A kept facility serving at least this many townships is a central one.
     contiguity
@@ -85,6 +88,7 @@ class FacilityPolicy:
     pin_closed: tuple[str, ...] = ()
     central_min_townships: int = 2
     contiguity: bool = True
+    pin_reasons: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = self.problems() + self.own_problems()
@@ -116,6 +120,12 @@ class FacilityPolicy:
         both = set(self.pin_open) & set(self.pin_closed)
         if both:
             problems.append(f"{p}: ids pinned both open and closed: {', '.join(sorted(both))}")
+        unpinned = sorted(set(self.pin_reasons) - set(self.pin_open) - set(self.pin_closed))
+        if unpinned:
+            problems.append(
+                f"{p}.pin_reasons names ids that are not pinned: {', '.join(unpinned)}; "
+                f"add them to {p}.pin_open or {p}.pin_closed"
+            )
         return problems
 
     def own_problems(self) -> list[str]:
@@ -183,6 +193,7 @@ class PolicePolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
     )
 
     reduction: float = 0.35
@@ -235,6 +246,7 @@ class JudicialPolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
     )
 
     reduction: float = 0.30
@@ -260,7 +272,13 @@ class CourtPolicy(FacilityPolicy):
         average in one province), so this is the planner's choice; default 200.
     remote_km
         A court whose nearest other court is farther than this is too remote to merge and is
-        exempt from ``min_cases`` (clause 10: 交通状况). ``None``: no court is exempt.
+        exempt from ``min_cases`` (clause 10: 交通状况); measured to the nearest *adjacent*
+        court, by road when a road layer is given (``remote_km`` driven at
+        ``travel.fallback_kmh``). ``None``: no court is exempt for travel.
+    seat_merge_km
+        Optional: a court whose site lies within this many km (straight line × circuity) of its
+        county seat (the county's 街道 or first township by code) merges into the county's basic
+        court (基层法院), which then serves its townships directly. ``None`` (default): off.
     cases_per_10k
         When townships carry no ``cases``, caseload is estimated as this many cases a year per
         10,000 residents (default 65: about 540 cases per court of ~83,000 people).
@@ -292,12 +310,14 @@ class CourtPolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
     )
 
     min_cases: float = 200.0
     remote_km: float | None = 60.0
     cases_per_10k: float = 65.0
     adjacent_only: bool = True
+    seat_merge_km: float | None = None
 
     def own_problems(self) -> list[str]:
         """Return the problems of the caseload rules."""
@@ -308,6 +328,8 @@ class CourtPolicy(FacilityPolicy):
             problems.append("court.remote_km must be positive or null")
         if self.cases_per_10k <= 0:
             problems.append("court.cases_per_10k must be positive")
+        if self.seat_merge_km is not None and self.seat_merge_km <= 0:
+            problems.append("court.seat_merge_km must be positive or null")
         return problems
 
 
@@ -513,6 +535,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 f"'{where}' = {value!r}: choose one of {', '.join(map(str, args))}{extra}"
             )
         return value
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"'{where}' must be a mapping of id: text")
+        return {str(k): str(v) for k, v in value.items()}
     if origin in (tuple,):
         if isinstance(value, str):
             value = [value]
