@@ -160,6 +160,7 @@ def _assignment(f: Formulated, served_by: np.ndarray) -> pd.DataFrame:
             "minutes_before": f.before_m,
             "by_road": np.where(has_k, p.r[k_of], False),
             "screened": ctx.screen,
+            "basic_court": np.isin(f.before_s, list(ctx.merged_basic)) & (served_by < 0),
         }
     )
 

@@ -61,6 +61,7 @@ class SiteContext:
     pinned_closed: set[int]
     screen: np.ndarray
     host_screened: np.ndarray
+    merged_basic: set[int] = field(default_factory=set)
 
     @property
     def n_t(self) -> int:
@@ -298,7 +299,7 @@ def allowed_pairs(
             ok &= d <= spec.max_distance_km + 1e-9
         if spec.max_minutes is not None:
             ok &= mins <= spec.max_minutes + 1e-9
-        ok &= ~np.isin(si, list(ctx.pinned_closed))[None, :]
+        ok &= ~np.isin(si, list(ctx.pinned_closed | ctx.merged_basic))[None, :]
         if spec.adjacent_only:
             for a, i in enumerate(ti):
                 own = int(before_s[i])
@@ -406,7 +407,7 @@ def screen_blocks(
             spec.type,
             len(chosen),
         )
-    fixed_closed = set(ctx.pinned_closed)
+    fixed_closed = set(ctx.pinned_closed) | ctx.merged_basic
     for j in np.flatnonzero(~eligible).tolist():
         if j not in candidates:
             fixed_closed.add(j)
@@ -461,6 +462,46 @@ def own_township_groups(
                 for js in sets
             ]
     return groups
+
+
+def seat_merges(
+    ctx: SiteContext, g: Geography, served_mask: np.ndarray, before_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the courts near their county seat into the basic court (``seat_merge_km``).
+
+    The county seat is the county's first 街道 by code, else its first township. A court whose
+    site lies within ``seat_merge_km`` (straight line × circuity) of it closes, and the
+    townships it serves today are served directly by the basic court (基层法院).
+
+    Returns
+    -------
+    served_mask, clients, c_of_t
+        As :func:`served_townships` returns them, without the merged courts' townships.
+    """
+    spec = ctx.spec
+    if spec.seat_merge_km is not None:
+        tw = ctx.tw
+        kinds = tw["kind"].astype(str).to_numpy() if "kind" in tw else np.full(ctx.n_t, "")
+        for county in sorted(set(ctx.s_county)):
+            idx = np.flatnonzero(ctx.t_county == county)
+            streets = idx[kinds[idx] == "街道"]
+            pool = streets if len(streets) else idx
+            seat = int(pool[np.argmin(tw["code"].to_numpy()[pool].astype(str))])
+            for j in np.flatnonzero(ctx.s_county == county).tolist():
+                km = float(np.hypot(*(ctx.s_xy[j] - g.seats_xy[seat]))) * spec.circuity / 1000.0
+                if km <= spec.seat_merge_km + 1e-9 and j not in ctx.pinned_open:
+                    ctx.merged_basic.add(j)
+        if ctx.merged_basic:
+            served_mask = served_mask & ~np.isin(before_s, list(ctx.merged_basic))
+            spec.notes.append(
+                f"{spec.type}: {len(ctx.merged_basic)} court(s) within {spec.seat_merge_km:g} km "
+                "of their county seat merge into the basic court (基层法院): "
+                + ", ".join(ctx.ids[j] for j in sorted(ctx.merged_basic))
+            )
+    clients = np.flatnonzero(served_mask)
+    c_of_t = np.full(ctx.n_t, -1, dtype=np.int64)
+    c_of_t[clients] = np.arange(len(clients))
+    return served_mask, clients, c_of_t
 
 
 def township_groups(ctx: SiteContext) -> list[SiteGroup]:
@@ -596,11 +637,13 @@ def caseload_floors(
             where[i] = (si, d[a], mins[a], np.zeros(0))
     limit_min = None if spec.remote_km is None else spec.remote_km / travel.fallback_kmh * 60.0
     for j in range(ctx.n_s):
+        if j in ctx.merged_basic:
+            continue
         if j in ctx.pinned_open:
             site_min[j], remote[j], by[j] = np.nan, pin_text(ctx, j, "规划人员指定保留"), "planner"
             continue
         if spec.adjacent_only:
-            others = sorted(court_adj.get(j, set()) - ctx.pinned_closed)
+            others = sorted(court_adj.get(j, set()) - ctx.pinned_closed - ctx.merged_basic)
         else:
             others = [k for k in np.flatnonzero(ctx.s_county == ctx.s_county[j]).tolist() if k != j]
         if not others:
@@ -657,6 +700,7 @@ def formulate(
     tables, source = pair_tables(inputs, g, ctx, travel)
     use_time = travel.cost == "time"
     before_d, before_m, before_s = today_nearest(ctx, tables, use_time)
+    served_mask, clients, c_of_t = seat_merges(ctx, g, served_mask, before_s)
     court_adj = current_neighbours(inputs, g, before_s, ctx.n_s) if spec.adjacent_only else {}
     pairs = allowed_pairs(ctx, tables, before_s, court_adj)
     check_reachable(ctx, pairs, clients)

@@ -218,6 +218,8 @@ def _join_type(tw: pd.DataFrame, tp: TypePlan) -> None:
     tw[f"minutes__{tp.type}"] = a["minutes"].to_numpy(dtype=float)
     tw[f"minutes_before__{tp.type}"] = a["minutes_before"].to_numpy(dtype=float)
     tw[f"by_road__{tp.type}"] = a["by_road"].to_numpy(dtype=bool)
+    if "basic_court" in a:
+        tw[f"basic_court__{tp.type}"] = a["basic_court"].to_numpy(dtype=bool)
     if tp.type == POLICE:
         tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
 

@@ -206,7 +206,9 @@ def _court_closed(
     into = str(r.get("merged_into") or "")
     before = float(r.get("caseload_before") or 0.0)
     if not into:
-        return "merged_basic_court", f"年收案{before:,.0f}件，并入县级基层法院；{after}"
+        km = getattr(ctx["policy"], "seat_merge_km", None)
+        near = f"，位于县城{km:g}公里范围内" if km is not None else ""
+        return "merged_basic_court", f"年收案{before:,.0f}件{near}，并入县级基层法院；{after}"
     floor = f"（低于{tp.min_load:g}件）" if tp.min_load is not None and before < tp.min_load else ""
     return "court_merged", (
         f"年收案{before:,.0f}件{floor}，并入管辖区域相邻的{names.get(into, into)}（{into}，原年收案"
