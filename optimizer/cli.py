@@ -15,6 +15,7 @@ from pathlib import Path
 
 from optimizer import __version__
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+from optimizer.explain import explain_facility
 from optimizer.inputs import load_inputs
 from optimizer.outputs import write_plan
 from optimizer.paths import sample_dir
@@ -114,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
     cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
+    ep = sub.add_parser(
+        "explain", help="what keeping a closed facility would cost: pin it open and re-solve"
+    )
+    ep.add_argument("--facility", required=True, help="facility id (column id)")
+    for flag in ("--data", "--roads", "--scenario"):
+        ep.add_argument(flag, type=Path, help=f"as for 'optimizer plan {flag}'")
+    ep.add_argument("--time-limit", type=float, help="seconds for each of the two plans")
+    ep.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+
     sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
     sp.add_argument(
         "--counties", default="all", help="county codes or prefixes, comma-separated, or 'all'"
@@ -183,6 +193,21 @@ def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
     )
     lines.append(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}")
     return "\n".join(lines)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    policy = load_scenario(args.scenario) if args.scenario else Policy()
+    if args.time_limit:
+        data = policy.to_dict()
+        data["solver"]["time_limit"] = args.time_limit
+        policy = Policy.from_dict(data)
+    inputs = load_inputs(
+        args.data or bundled_sample(),
+        roads=args.roads,
+        tibetan_prefixes=policy.police.tibetan_prefixes,
+    )
+    print(explain_facility(inputs, policy, args.facility).text())
+    return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -273,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "explain":
+            return _cmd_explain(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -163,8 +163,10 @@ def _closed(
     town, names, policy = ctx["town"], ctx["names"], ctx["policy"]
     by = town.get(f"served_by__{t}")
     dist = town.get(f"distance_km__{t}")
+    was = town.get(f"distance_before_km__{t}")
+    was_text = f"（原{float(was):.1f}公里）" if was is not None and pd.notna(was) else ""
     after = (
-        f"本乡镇改由{names.get(by, by)}（{by}）管辖，{float(dist):.1f}公里"
+        f"本乡镇改由{names.get(by, by)}（{by}）管辖，{float(dist):.1f}公里{was_text}"
         if isinstance(by, str) and pd.notna(dist)
         else "本乡镇由县级基层法院直接管辖"
     )
@@ -192,6 +194,13 @@ def _closed(
         )
     cut = f"{tp.reduction:.0%}" if tp.reduction is not None else ""
     nums = f"人口{_wan(pop)}、警情{inc:.0f}起" if t == POLICE else f"人口{_wan(pop)}"
+    if t == POLICE:
+        tib = bool(town.get("tibetan_area", False))
+        nums += (
+            "；涉藏地区乡镇不适用撤并门槛，原则上应按建制保留，列为第4条例外"
+            if tib
+            else "；不低于撤并门槛，原则上应按建制保留，列为第4条例外"
+        )
     return "reduction", (
         f"为达到数量减少{cut}的要求撤并（{nums}）；{becomes}，{after}；"
         f"保留它的代价可用 optimizer explain --facility {r['id']} 计算"
