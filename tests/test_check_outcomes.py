@@ -156,3 +156,27 @@ def test_recheck_catches_a_false_met(sample_plan: dict[str, Any]) -> None:
     check = _check(bad, "cases a year")
     check["status"], check["exceptions"] = "met", []
     assert any("cases a year" in m for m in recheck(bad))
+
+
+def test_tibetan_flags_one_source(tiny_townships: Any) -> None:
+    """The data column wins; a disagreement with the policy's prefixes is named in a note."""
+    from optimizer.rules.policy import PolicePolicy
+    from optimizer.rules.screens import tibetan_disagreement
+
+    tw = tiny_townships.copy()
+    tw["county_code"] = tw["code"].str[:6]
+    tw["tibetan_area"] = tw["county_code"].str.startswith("5132")
+    assert tibetan_disagreement(tw, PolicePolicy()) == ""
+    tw.loc[tw["code"] == "513222203", "tibetan_area"] = False
+    note = tibetan_disagreement(tw, PolicePolicy())
+    assert "513222203" in note and "data column wins" in note
+
+
+def test_pin_reasons_must_name_pinned_ids() -> None:
+    from optimizer.errors import PolicyError
+
+    with pytest.raises(PolicyError, match="not pinned"):
+        Policy.from_dict({"police": {"pin_reasons": {"PS1": "县委决定保留"}}})
+    p = Policy.from_dict({"police": {"pin_open": ["PS1"], "pin_reasons": {"PS1": "边境治安"}}})
+    assert p.police.pin_reasons == {"PS1": "边境治安"}
+    assert p.to_dict()["police"]["pin_reasons"] == {"PS1": "边境治安"}

@@ -8,7 +8,7 @@ import numpy as np
 
 from optimizer.inputs import Inputs
 from optimizer.rules.policy import Policy
-from optimizer.rules.screens import below_threshold, township_cases
+from optimizer.rules.screens import below_threshold, tibetan_disagreement, township_cases
 from optimizer.schema import JUDICIAL, POLICE
 from optimizer.spatial import Geography
 
@@ -52,6 +52,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
     inc = tw["incidents"].to_numpy(dtype=float)
     if t == POLICE:
         pol = policy.police
+        tib_note = tibetan_disagreement(tw, pol) if pol.exempt_tibetan_area else ""
         return TypeRules(
             type=t,
             reduction=pol.reduction,
@@ -68,6 +69,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
             screen=below_threshold(tw, pol).to_numpy(),
             pin_reasons=dict(pol.pin_reasons),
             follow_townships=True,
+            notes=[tib_note] if tib_note else [],
             screen_rule=(
                 f"population < {pol.min_population:,.0f} and incidents < {pol.min_incidents:,.0f}"
                 + (" outside the 涉藏地区" if pol.exempt_tibetan_area else "")
