@@ -57,6 +57,8 @@ def screened(town: Mapping[str, Any], police: Mapping[str, Any]) -> bool:
         town["population"] < police["min_population"]
         and town["incidents"] < police["min_incidents"]
     )
+    if town["code"] in police.get("exempt_townships", {}):
+        return False
     return small and not (police["exempt_tibetan_area"] and town["tibetan_area"])
 
 

@@ -180,3 +180,22 @@ def test_pin_reasons_must_name_pinned_ids() -> None:
     p = Policy.from_dict({"police": {"pin_open": ["PS1"], "pin_reasons": {"PS1": "边境治安"}}})
     assert p.police.pin_reasons == {"PS1": "边境治安"}
     assert p.to_dict()["police"]["pin_reasons"] == {"PS1": "边境治安"}
+
+
+def test_planner_exempts_a_township_from_the_threshold(tiny_data: Path) -> None:
+    """An exempt small township is no longer screened: it keeps its station in principle."""
+    plan = _plan(
+        tiny_data,
+        {"police": {"exempt_townships": {"510122202": "县委决定：边境治安"}}},
+        types=["police_station"],
+    )
+    town = next(w for w in plan["townships"] if w["code"] == "510122202")
+    assert town["below_threshold"] is False
+    own = _check(plan, "keeps a station of its own")
+    stations = [f for f in plan["facilities"] if f["township_code"] == "510122202"]
+    kept = [f for f in stations if f["decision"] == "keep"]
+    if kept:
+        assert "边境治安" in kept[0]["reason"]
+    else:
+        assert "510122202" in {e["id"] for e in own["exceptions"]}
+    assert recheck(plan) == []

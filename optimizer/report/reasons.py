@@ -106,6 +106,11 @@ def facility_reasons(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan, policy: An
     return pd.DataFrame({"reason_code": codes, "reason": texts}, index=f.index)
 
 
+def policy_of(ctx: dict[str, Any]) -> Any:
+    """Return the type's policy from a reason context."""
+    return ctx["policy"]
+
+
 def _served_text(r: dict[str, Any], ctx: dict[str, Any]) -> str:
     """Name the townships a kept unit serves, with their population."""
     serves = list(r["serves"])
@@ -146,6 +151,9 @@ def _kept(
         f"{town['name']}人口{_wan(float(town['population']))}、警情{float(town['incidents']):.0f}起"
     )
     tib = "（涉藏地区，不适用撤并门槛）" if bool(town.get("tibetan_area", False)) else ""
+    planner = getattr(policy_of(ctx), "exempt_townships", {}).get(str(r["township_code"]))
+    if planner:
+        tib += f"（规划人员豁免撤并门槛：{planner}）"
     if r.get("central"):
         return "central_station", f"中心派出所：{nums}{tib}；{served}"
     return "township_station", f"建制对应：{nums}{tib}，保留本乡镇派出所；{served}"

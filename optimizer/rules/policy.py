@@ -156,6 +156,9 @@ class PolicePolicy(FacilityPolicy):
         ``min_incidents`` keeps no station of its own (clause 4: 20,000 and 50).
     exempt_tibetan_area
         Townships in the 涉藏地区 are exempt from that screen (clause 4).
+    exempt_townships
+        The planner's per-township exemptions from that screen, code: justification (e.g.
+        ``{"510122201": "县委决定：边境治安"}``); shown in the township's station reason.
     tibetan_prefixes
         County-code prefixes of the 涉藏地区 (5132 Aba, 5133 Garze, 513422 Muli).
     max_distance_km
@@ -194,12 +197,14 @@ class PolicePolicy(FacilityPolicy):
         "central_min_townships",
         "contiguity",
         "pin_reasons",
+        "exempt_townships",
     )
 
     reduction: float = 0.35
     min_population: float = 20_000
     min_incidents: float = 50
     exempt_tibetan_area: bool = True
+    exempt_townships: dict[str, str] = field(default_factory=dict)
     tibetan_prefixes: tuple[str, ...] = TIBETAN_AREA_PREFIXES
     weight: Weighting = "population"
 

@@ -51,13 +51,15 @@ def below_threshold(townships: pd.DataFrame, police: PolicePolicy) -> pd.Series:
     -------
     pandas.Series of bool
         True where population < ``min_population`` and incidents < ``min_incidents``, outside
-        the 涉藏地区 when those are exempt.
+        the 涉藏地区 when those are exempt and outside the planner's ``exempt_townships``.
     """
     small = (townships["population"] < police.min_population) & (
         townships["incidents"] < police.min_incidents
     )
     if police.exempt_tibetan_area:
         small &= ~townships["tibetan_area"].astype(bool)
+    if police.exempt_townships:
+        small &= ~townships["code"].astype(str).isin(set(police.exempt_townships))
     return small
 
 
@@ -80,8 +82,10 @@ def tibetan_disagreement(townships: pd.DataFrame, police: PolicePolicy) -> str:
     str
         Empty when they agree; else the townships, and which source was used.
     """
-    by_prefix = townships["county_code"].astype(str).map(
-        lambda c: any(c.startswith(p) for p in police.tibetan_prefixes)
+    by_prefix = (
+        townships["county_code"]
+        .astype(str)
+        .map(lambda c: any(c.startswith(p) for p in police.tibetan_prefixes))
     )
     flag = townships["tibetan_area"].astype(bool)
     diff = townships.loc[flag != by_prefix, "code"].astype(str).tolist()
