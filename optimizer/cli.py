@@ -24,6 +24,7 @@ from optimizer.report import Plan
 from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
 from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+from optimizer.schema import POLICE
 
 __all__ = ["bundled_sample", "main"]
 
@@ -172,9 +173,10 @@ def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
     ]
     for t in plan.types:
         m, s = plan.metrics[t], plan.solver[t]
+        central = f"{m.central} central (中心派出所), " if t == POLICE else ""
         lines.append(
             f"{t}: {m.before.count} -> {m.after.count} ({m.reduction:.1%} fewer), "
-            f"{m.central} central, mean distance {m.before.mean_distance_km:.1f} -> "
+            f"{central}mean distance {m.before.mean_distance_km:.1f} -> "
             f"{m.after.mean_distance_km:.1f} km; solver {s.status}, gap {s.gap:.4%}, {s.seconds:.1f} s"
         )
     marks = {"met": "MET", "exceptions": "EXCEPTIONS", "not_met": "NOT MET"}

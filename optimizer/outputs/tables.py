@@ -198,7 +198,11 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
                 "派出所：中心派出所（管辖2个以上乡镇）"
                 if t == POLICE
                 else f"{label}：管辖2个以上乡镇的数量",
-                m.central,
+                m.central
+                if t == POLICE
+                else int(
+                    (plan.facilities.loc[plan.facilities["type"] == t, "n_served"] >= 2).sum()
+                ),
             ),
             (f"{label}：撤并后设为{m.closed_becomes_zh}", sum(m.closed_becomes.values())),
             (

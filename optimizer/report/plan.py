@@ -233,7 +233,12 @@ def _type_facilities(tw: pd.DataFrame, tp: TypePlan) -> pd.DataFrame:
         for i, d in zip(f["id"], f["decision"], strict=True)
     ]
     f["n_served"] = f["serves"].map(len)
-    f["central"] = (f["decision"] == "keep") & (f["n_served"] >= tp.central_min_townships)
+    # 中心 only where the plan uses it: a 中心派出所 (clause 4); offices and courts have no such notion
+    f["central"] = (
+        (f["decision"] == "keep")
+        & (f["n_served"] >= tp.central_min_townships)
+        & (tp.type == POLICE)
+    )
     agg = tw.groupby(f"served_by__{tp.type}").agg(
         population_served=("population", "sum"),
         area_km2=("area_km2", "sum"),
