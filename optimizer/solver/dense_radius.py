@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,11 @@ class _Levels:
 def _levels(costs: np.ndarray) -> _Levels:
     """Sort every row once and number its distinct costs."""
     order = np.argsort(costs, axis=1, kind="stable")
-    ordered = np.take_along_axis(costs, order, axis=1)
+    return _levels_sorted(order, np.take_along_axis(costs, order, axis=1))
+
+
+def _levels_sorted(order: np.ndarray, ordered: np.ndarray) -> _Levels:
+    """Return the levels of rows already sorted (each ``ordered[i]`` ascending)."""
     step = np.zeros(ordered.shape, dtype=bool)
     step[:, 1:] = np.diff(ordered, axis=1) > 0
     level = np.cumsum(step, axis=1, dtype=np.int32)
@@ -158,9 +163,9 @@ def _model(
     lv: _Levels,
     depth: np.ndarray,
     p: int,
-    fixed_open: np.ndarray,
-    start: np.ndarray,
-    sub: np.ndarray,
+    n_sites: int,
+    bounds: tuple[np.ndarray, np.ndarray],
+    start: tuple[list[int], np.ndarray],
     *,
     options: dict[str, bool | int | float],
 ) -> tuple[Any, tuple[int, int, int]]:
@@ -170,18 +175,17 @@ def _model(
     ----------
     lv, depth
         The levels and the levels modelled per client.
-    p
-        Sites to open.
-    fixed_open, start
-        Sites that must open, and the start plan (model column indices).
-    sub
-        The costs of the modelled sites (clients × model columns).
+    p, n_sites
+        Sites to open, of ``n_sites`` model columns.
+    bounds
+        Lower and upper bound of each site's ``y`` (fixed open: 1; closed: 0).
+    start
+        The start plan (model columns) and its cost per client.
     options
         HiGHS options.
     """
     import highspy
 
-    n_sites = sub.shape[1]
     starts, index, values, col_cost, constant = _build(lv, depth, n_sites)
     n_rows = len(starts) - 1
     with quiet_stdout():  # HiGHS prints its banner from C when the first instance is made
@@ -190,9 +194,9 @@ def _model(
         h.setOptionValue(key, value)
     n_cols = len(col_cost)
     upper = np.full(n_cols, np.inf)
-    upper[:n_sites] = 1.0
+    upper[:n_sites] = bounds[1]
     lower = np.zeros(n_cols)
-    lower[fixed_open] = 1.0
+    lower[:n_sites] = bounds[0]
     h.addVars(n_cols, lower, upper)
     h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), col_cost)
     h.changeObjectiveOffset(constant)
@@ -206,12 +210,117 @@ def _model(
         np.arange(n_sites, dtype=np.int32),
         np.full(n_sites, highspy.HighsVarType.kInteger),
     )
-    at = _level_of(lv, sub[:, start].min(axis=1))
-    sol = highspy.HighsSolution()
-    sol.col_value = _start_vector(lv, depth, n_sites, start.tolist(), at)
-    sol.value_valid = True
-    h.setSolution(sol)
+    if start[0]:
+        sol = highspy.HighsSolution()
+        sol.col_value = _start_vector(lv, depth, n_sites, start[0], _level_of(lv, start[1]))
+        sol.value_valid = True
+        h.setSolution(sol)
     return h, (n_cols, n_rows, len(index))
+
+
+def solve_levels(
+    lv: _Levels,
+    n_sites: int,
+    p: int,
+    start: list[int],
+    serve: Callable[[list[int]], np.ndarray],
+    *,
+    bounds: tuple[np.ndarray, np.ndarray],
+    depth: np.ndarray,
+    integral: bool,
+    gap: float,
+    deadline: float | None,
+    options: dict[str, bool | int | float],
+    margin: int,
+) -> tuple[DenseRadiusResult, np.ndarray]:
+    """Solve the radius model over levels ``lv`` in rounds until no client is under-costed.
+
+    Parameters
+    ----------
+    lv, n_sites
+        Each client's levels over ``n_sites`` model columns.
+    p, start
+        Sites to open and a start plan (model columns; may be empty).
+    serve
+        Cost per client of a plan (model columns), on the full problem.
+    bounds, depth
+        The sites' bounds and the first round's levels per client.
+    integral, gap, deadline, options, margin
+        Whether costs are integers, the tolerance, the deadline, HiGHS options and the margin
+        every client widens by in a new round.
+
+    Returns
+    -------
+    result : DenseRadiusResult
+        Plan (model columns), bound and status (``"uncertified"``: a client is served beyond
+        every level the model has, so more levels must come from the caller).
+    overflow : numpy.ndarray
+        The clients served beyond the last level the caller gave.
+    """
+    best = sorted(start)
+    best_obj = float(serve(best).sum()) if best else math.inf
+    bound, rounds, size, status = -math.inf, 0, (0, 0, 0), "time_limit"
+    overflow = np.zeros(0, dtype=np.int64)
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0.05:
+            break
+        rounds += 1
+        t0 = time.perf_counter()
+        opts = dict(options, mip_rel_gap=float(gap))
+        if integral:
+            opts["mip_abs_gap"] = 1.0 - 1e-6
+        if left is not None:
+            opts["time_limit"] = float(left)
+        h, size = _model(
+            lv,
+            depth,
+            p,
+            n_sites,
+            bounds,
+            (best, serve(best) if best else lv.costs[lv.offset]),
+            options=opts,
+        )
+        logger.info(
+            "dense radius round %d: %s variables, %s rows, %s nonzeros built in %.1f s",
+            rounds,
+            f"{size[0]:,}",
+            f"{size[1]:,}",
+            f"{size[2]:,}",
+            time.perf_counter() - t0,
+        )
+        h.run()
+        model_status = h.modelStatusToString(h.getModelStatus())
+        round_bound = float(h.getInfo().mip_dual_bound)
+        y = np.asarray(h.getSolution().col_value[:n_sites])
+        del h
+        opened = np.flatnonzero(y > 0.5).tolist() if len(y) else []
+        bound = max(bound, round_bound if math.isfinite(round_bound) else -math.inf)
+        if len(opened) != p:
+            status = "time_limit" if model_status == "Time limit reached" else "error"
+            break
+        served = serve(opened)
+        total = float(served.sum())
+        if math.isfinite(total) and (
+            not math.isfinite(best_obj) or total < best_obj - 1e-9 * max(1.0, abs(best_obj))
+        ):
+            best, best_obj = sorted(opened), total
+        top = lv.costs[lv.offset + depth]
+        deepen = np.flatnonzero(served > top + 1e-9 * np.maximum(1.0, np.abs(top)))
+        overflow = deepen[depth[deepen] >= lv.n_levels[deepen] - 1]
+        deepen = deepen[depth[deepen] < lv.n_levels[deepen] - 1]
+        if len(overflow):
+            status = "uncertified"
+            break
+        if len(deepen) == 0:
+            status = "optimal" if model_status == "Optimal" else "time_limit"
+            break
+        logger.info("dense radius: %d clients need more levels; solving again", len(deepen))
+        # the others widen by the margin too: one client pushed past its levels often means
+        # its neighbours are next, and each round is a new model
+        depth = np.minimum(lv.n_levels - 1, depth + margin)
+        depth[deepen] = lv.n_levels[deepen] - 1
+    return DenseRadiusResult(status, best, best_obj, min(bound, best_obj), rounds, size), overflow
 
 
 def solve_dense_radius(
@@ -260,83 +369,37 @@ def solve_dense_radius(
     Returns
     -------
     DenseRadiusResult
-        The best plan, its bound and status.
+        The best plan (columns of ``costs``), its bound and status.
     """
-    n_all = costs.shape[1]
-    cols = np.setdiff1d(np.arange(n_all), closed)
+    cols = np.setdiff1d(np.arange(costs.shape[1]), closed)
     sub = np.ascontiguousarray(costs[:, cols])
-    integral = bool(np.all(sub == np.round(sub)))
     local = {int(j): k for k, j in enumerate(cols.tolist())}
-    best = sorted(int(j) for j in start)
-    best_obj = float(costs[:, best].min(axis=1).sum())
     lv = _levels(sub)
-    far = costs[:, best].min(axis=1)
+    begin = [local[int(j)] for j in start]
+    far = sub[:, begin].min(axis=1)
     if reach is not None:
         far = np.maximum(far, reach)
-    depth = np.minimum(lv.n_levels - 1, _level_of(lv, far) + margin)
-    bound = -math.inf
-    rounds = 0
-    size = (0, 0, 0)
-    status = "time_limit"
-    while True:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0.05:
-            break
-        rounds += 1
-        t0 = time.perf_counter()
-        h, size = _model(
-            lv,
-            depth,
-            p,
-            np.asarray([local[j] for j in fixed_open], dtype=np.int64),
-            np.asarray([local[j] for j in best], dtype=np.int64),
-            sub,
-            options={
-                "output_flag": bool(msg),
-                "mip_rel_gap": float(gap),
-                "random_seed": int(seed),
-                **({"mip_abs_gap": 1.0 - 1e-6} if integral else {}),
-                **({"threads": int(threads)} if threads else {}),
-                **({"time_limit": float(left)} if left is not None else {}),
-            },
-        )
-        n_cols, n_rows, nnz = size
-        logger.info(
-            "dense radius round %d: %s variables, %s rows, %s nonzeros built in %.1f s",
-            rounds,
-            f"{n_cols:,}",
-            f"{n_rows:,}",
-            f"{nnz:,}",
-            time.perf_counter() - t0,
-        )
-        h.run()
-        model_status = h.modelStatusToString(h.getModelStatus())
-        info = h.getInfo()
-        y = np.asarray(h.getSolution().col_value[: len(cols)])
-        opened = cols[np.flatnonzero(y > 0.5)].tolist() if len(y) else []
-        if len(opened) == p:
-            value = float(costs[:, opened].min(axis=1).sum())
-            if value < best_obj - 1e-9 * max(1.0, abs(best_obj)):
-                best, best_obj = sorted(opened), value
-        round_bound = float(info.mip_dual_bound)
-        if not math.isfinite(round_bound):
-            round_bound = -math.inf
-        del h
-        if len(opened) != p:
-            status = "time_limit" if model_status == "Time limit reached" else "error"
-            bound = max(bound, round_bound)
-            break
-        served = sub[:, [local[j] for j in opened]].min(axis=1)
-        top = lv.costs[lv.offset + depth]
-        deepen = np.flatnonzero(served > top + 1e-9 * np.maximum(1.0, np.abs(top)))
-        deepen = deepen[depth[deepen] < lv.n_levels[deepen] - 1]
-        bound = max(bound, round_bound)
-        if len(deepen) == 0:
-            status = "optimal" if model_status == "Optimal" else "time_limit"
-            break
-        logger.info("dense radius: %d clients need more levels; solving again", len(deepen))
-        # the others widen by the margin too: one client pushed past its levels often means
-        # its neighbours are next, and each round is a new model
-        depth = np.minimum(lv.n_levels - 1, depth + margin)
-        depth[deepen] = lv.n_levels[deepen] - 1
-    return DenseRadiusResult(status, best, best_obj, min(bound, best_obj), rounds, size)
+    lower = np.zeros(len(cols))
+    lower[[local[j] for j in fixed_open]] = 1.0
+    result, _ = solve_levels(
+        lv,
+        len(cols),
+        p,
+        begin,
+        lambda sites: sub[:, sites].min(axis=1),
+        bounds=(lower, np.ones(len(cols))),
+        depth=np.minimum(lv.n_levels - 1, _level_of(lv, far) + margin),
+        integral=bool(np.all(sub == np.round(sub))),
+        gap=gap,
+        deadline=deadline,
+        options={
+            "output_flag": bool(msg),
+            "random_seed": int(seed),
+            **({"threads": int(threads)} if threads else {}),
+        },
+        margin=margin,
+    )
+    plan = sorted(int(cols[k]) for k in result.open_sites)
+    return DenseRadiusResult(
+        result.status, plan, result.objective, result.bound, result.rounds, result.size
+    )
