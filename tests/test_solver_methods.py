@@ -113,3 +113,53 @@ def test_dense_gives_up_at_the_deadline_with_a_plan() -> None:
     assert r.status == "time_limit"
     assert r.open_sites == [0, 1, 2, 3, 4]
     assert math.isinf(r.bound) or r.bound <= r.objective
+
+
+def nearest_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(c, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(c, order, axis=1)
+
+
+def test_nearest_k_certifies_the_enumerated_optimum() -> None:
+    """Given enough nearest sites, the pruned pairs provably cannot matter."""
+    from optimizer.solver.nearest import p_median_nearest
+
+    c = points(21, 14)
+    nb, cc = nearest_lists(c, 14)
+    r = p_median_nearest(nb, cc, 5, gap=0.0)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(brute(c, 5))
+    assert r.bound == pytest.approx(r.objective)
+
+
+def test_nearest_k_widens_when_a_client_needs_a_farther_site() -> None:
+    """With k = 1 every client would need its own site; the fallback widens k until the
+    certificate holds, and the answer is the enumerated optimum."""
+    from optimizer.solver.nearest import p_median_nearest
+
+    c = points(22, 13)
+    widened: list[int] = []
+
+    def widen(k: int) -> tuple[np.ndarray, np.ndarray]:
+        widened.append(k)
+        return nearest_lists(c, min(k, 13))
+
+    nb, cc = nearest_lists(c, 1)
+    r = p_median_nearest(nb, cc, 2, widen=widen, gap=0.0)
+    assert widened and widened[0] == 2
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(brute(c, 2))
+
+
+def test_nearest_k_without_fallback_is_not_called_optimal() -> None:
+    from optimizer.solver.nearest import p_median_nearest
+
+    c = points(23, 12)
+    nb, cc = nearest_lists(c, 3)
+    best = brute(c, 2)
+    try:
+        r = p_median_nearest(nb, cc, 2, gap=0.0)
+    except PolicyError:
+        return  # no plan serves every client within three sites: refused, not faked
+    assert r.status != "optimal" or r.objective == pytest.approx(best)
+    assert r.bound <= best + 1e-9
