@@ -311,6 +311,8 @@ def solve_levels(
         deepen = deepen[depth[deepen] < lv.n_levels[deepen] - 1]
         if len(overflow):
             status = "uncertified"
+            if not best:
+                best = sorted(opened)  # a start for the caller's wider model
             break
         if len(deepen) == 0:
             status = "optimal" if model_status == "Optimal" else "time_limit"

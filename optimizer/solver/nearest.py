@@ -119,8 +119,7 @@ def p_median_nearest(
             result.bound,
         )
         bound = max(bound, result.bound) if np.isfinite(result.bound) else bound
-        if np.isfinite(result.objective):
-            best = result.open_sites
+        best = result.open_sites  # the next, wider model starts from it
         if result.status != "uncertified" or widen is None or budget.expired():
             break
         logger.info("nearest k=%d: %d clients served beyond it; widening", k, len(overflow))
@@ -128,7 +127,10 @@ def p_median_nearest(
         if neighbours.shape[1] <= k:
             break
     if not best or not np.isfinite(result.objective):
-        raise PolicyError("no plan within the listed pairs: widen k")
+        raise PolicyError(
+            f"no plan serves every client within its {neighbours.shape[1]} listed sites in "
+            "the time given: list more sites per client (or pass widen=)"
+        )
     objective, assignment = prob.objective_of(best)
     return finish(
         prob,
