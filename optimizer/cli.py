@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import signal
 import sys
 import time
@@ -161,6 +162,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         tibetan_prefixes=policy.police.tibetan_prefixes,
     )
     types = [t.strip() for t in args.types.split(",")] if args.types else None
+    args.township_names = dict(zip(inputs.townships["code"], inputs.townships["name"], strict=True))
     plan = make_plan(inputs, policy, types=types)
     written = write_plan(plan, args.out, map_tiles=args.tiles, inputs=_input_paths(args))
     print(_summary(plan, args.out, written))
@@ -292,6 +294,10 @@ def _run(args: argparse.Namespace) -> int:
             return _cmd_compare(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError, OutputError) as exc:
+        if isinstance(exc, InfeasibleError):
+            exc = InfeasibleError(
+                [_planner_terms(p, getattr(args, "township_names", {})) for p in exc.problems]
+            )
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was written.", file=sys.stderr)
         return 2
@@ -312,6 +318,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 _TIME_LIMIT_MAX = 7 * 24 * 3600.0
+
+_GROUP = re.compile(r"group (town|exc|scope)_(\S+?):")
+
+
+def _planner_terms(problem: str, names: dict[str, str]) -> str:
+    """Say a model block in the planner's words: ``group town_513201206`` -> the township."""
+
+    def say(m: re.Match[str]) -> str:
+        kind, key = m.group(1), m.group(2)
+        if kind == "town":
+            name = names.get(key)
+            return f"township {key}{f' {name}' if name else ''} (one kept unit at most):"
+        if kind == "exc":
+            return f"county {key} (townships below the clause-4 threshold):"
+        return f"count limit of {key} (1 - reduction of today's units):"
+
+    text = _GROUP.sub(say, problem)
+    return text.replace("sites pinned open", "units pinned to stay open").replace(
+        "may open", "may stay open"
+    )
 
 
 def _argument_problems(args: argparse.Namespace) -> list[str]:
