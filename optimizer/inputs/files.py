@@ -5,6 +5,7 @@ Shapefile DBFs are decoded by their ``.cpg`` file, else detected as UTF-8 or GBK
 
 from __future__ import annotations
 
+import csv
 import glob
 import logging
 import re
@@ -44,8 +45,9 @@ _CPG_NAMES = {
 }
 
 
-INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-"""Characters that show as nothing in Excel but make a code differ (zero-width space, BOM …)."""
+INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters that show as nothing in Excel but make a code differ (zero-width space, BOM,
+control characters; a workbook cannot even hold the latter)."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -161,7 +163,7 @@ def _strip_invisible(table: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list
     if not where:
         return table, []
     return table, [
-        f"{name}: removed invisible characters (zero-width space or similar) in "
+        f"{name}: removed invisible characters (zero-width space, control character) in "
         + ", ".join(where[:6])
         + (" …" if len(where) > 6 else "")
     ]
@@ -177,6 +179,20 @@ def _csv_separator(path: Path, encoding: str) -> str:
         if first.count(sep) >= 1:
             return sep
     return ","
+
+
+def _check_complete(path: Path, encoding: str, sep: str, n_columns: int, n_rows: int) -> None:
+    """Refuse a CSV whose last line has no line end and too few fields: a cut-off copy."""
+    raw = path.read_bytes()
+    if raw.endswith((b"\n", b"\r")) or n_rows == 0:
+        return
+    last = raw.rsplit(b"\n", 1)[-1].decode(encoding, errors="replace")
+    fields = next(csv.reader([last], delimiter=sep), [])
+    if len(fields) < n_columns:
+        raise UnreadableFile(
+            f"{path.name} looks cut off: its last line (row {n_rows + 1}) has {len(fields)} of "
+            f"{n_columns} columns and no line end; copy or export it again"
+        )
 
 
 def _header_row(table: pd.DataFrame) -> int | None:
@@ -257,6 +273,7 @@ def _read_csv(path: Path, options: dict[str, Any]) -> tuple[pd.DataFrame, list[s
             table = pd.read_csv(path, encoding=encoding, sep=sep, **options)
         except UnicodeDecodeError:
             continue
+        _check_complete(path, encoding, sep, len(table.columns), len(table))
         name = "UTF-8" if encoding == "utf-8-sig" else "GBK"
         notes = [f"{path.name}: read as {name}"]
         if sep != ",":
