@@ -33,7 +33,7 @@ from optimizer.pipeline import make_plan
 from optimizer.report import Plan
 from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
-from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+from optimizer.scenarios import COMPARE_FILES, compare_table, run_scenarios, write_comparison
 
 __all__ = ["bundled_sample", "main"]
 
@@ -195,7 +195,7 @@ def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
 def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.scenarios) < 2:
         raise PolicyError("give at least two scenario files to compare")
-    _check_out(args, ())
+    _check_out(args, COMPARE_FILES)
     policies, problems = [], []
     for path in args.scenarios:
         try:
@@ -313,7 +313,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; nothing was written.", file=sys.stderr)
+        print(
+            "interrupted; nothing half-written was left: the output folder holds the previous "
+            "or the new complete files.",
+            file=sys.stderr,
+        )
         return 130
 
 
