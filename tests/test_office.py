@@ -119,3 +119,13 @@ def test_comparison_files_are_safe_and_the_same_bytes(
     wb = load_workbook(runs[0] / "comparison.xlsx")
     values = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value]
     assert any(c.value == '=HYPERLINK("x")' and c.data_type == "s" for c in values)
+
+
+def test_control_characters_are_dropped_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "c.xlsx"
+    with excel_writer(path) as xw:
+        pd.DataFrame({"方案": ["a\x07b", "=c\x00d"]}).to_excel(xw, index=False)
+    ws = load_workbook(path).active
+    assert ws is not None
+    assert [c.value for c in ws["A"][1:]] == ["ab", "=cd"]
+    assert ws["A"][2].data_type == "s"

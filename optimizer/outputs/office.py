@@ -8,6 +8,7 @@ Names come from the planners' data and from scenario files; a township or scenar
   cell keeps it text (:func:`excel_writer`).
 - CSVs written for Excel: such text cells get a leading apostrophe, the OWASP CSV-injection
   advice (:func:`csv_safe`); numbers are left alone (a negative number is not text).
+- Control characters, which a workbook cannot hold, are dropped from its text cells.
 - Workbooks are byte-identical for the same content: the document times in
   ``docProps/core.xml`` and every zip entry time are fixed (:data:`FIXED_TIME`).
 """
@@ -157,10 +158,33 @@ def excel_writer(path: str | Path) -> Iterator[pd.ExcelWriter]:
     pandas.ExcelWriter
         The writer (openpyxl engine); ``writer.book`` is the workbook.
     """
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with _control_characters_dropped(), pd.ExcelWriter(path, engine="openpyxl") as xw:
         yield xw
         book: Any = xw.book
         neutralise_workbook(book)
         book.properties.created = FIXED_TIME
         book.properties.modified = FIXED_TIME
     make_xlsx_reproducible(path)
+
+
+@contextlib.contextmanager
+def _control_characters_dropped() -> Iterator[None]:
+    """Drop the control characters XML cannot hold from text cells instead of failing.
+
+    A scenario name holding a BEL character (from a YAML escape) would otherwise stop openpyxl with
+    ``IllegalCharacterError`` after the plan was made; input tables are cleaned on reading.
+    """
+    from openpyxl.cell import cell as oxcell
+
+    original = oxcell.Cell.check_string
+
+    def check_string(self: Any, value: Any) -> Any:
+        if isinstance(value, str):
+            value = oxcell.ILLEGAL_CHARACTERS_RE.sub("", value)
+        return original(self, value)
+
+    oxcell.Cell.check_string = check_string  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        oxcell.Cell.check_string = original  # type: ignore[method-assign]
