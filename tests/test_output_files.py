@@ -238,3 +238,21 @@ def test_an_interrupted_run_leaves_old_or_new_and_no_temporary_folder(
         outcomes.add("old" if now == marked else "new")
         assert leftovers(tmp_path) == [], delay
     assert "old" in outcomes
+
+
+def test_an_unwritable_or_full_destination_is_refused_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the suite may run as root, which writes anywhere: pretend the permission is missing
+    monkeypatch.setattr(outfiles.os, "access", lambda *_a, **_k: False)
+    problems = outfiles.destination_problems(tmp_path / "new" / "out", PLAN_FILES)
+    assert any("no permission to create" in p for p in problems)
+    monkeypatch.undo()
+
+    class Usage:
+        free = 5 * 2**20
+
+    monkeypatch.setattr(outfiles.shutil, "disk_usage", lambda _p: Usage())
+    problems = outfiles.destination_problems(tmp_path / "out", PLAN_FILES)
+    assert any("5.0 MiB free" in p for p in problems)
+    assert list(tmp_path.iterdir()) == []
