@@ -8,22 +8,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from optimizer import __version__
-from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
+from optimizer.errors import (
+    DataError,
+    InfeasibleError,
+    OptimizerError,
+    OutputError,
+    PolicyError,
+    SolverError,
+)
 from optimizer.explain import explain_facility
 from optimizer.inputs import load_inputs
 from optimizer.outputs import write_plan
+from optimizer.outputs.files import PLAN_FILES, destination_problems, input_overlap
 from optimizer.paths import sample_dir
 from optimizer.pipeline import make_plan
 from optimizer.report import Plan
 from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
-from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+from optimizer.scenarios import COMPARE_FILES, compare_table, run_scenarios, write_comparison
 from optimizer.schema import POLICE
 
 __all__ = ["bundled_sample", "main"]
@@ -136,11 +147,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    _check_out(args, PLAN_FILES)
     policy = load_scenario(args.scenario) if args.scenario else Policy()
     overrides: dict[str, object] = {}
     if args.solver:
         overrides["solver"] = args.solver
-    if args.time_limit:
+    if args.time_limit is not None:
         overrides["time_limit"] = args.time_limit
     if overrides:
         data = policy.to_dict()
@@ -161,8 +173,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         tibetan_prefixes=policy.police.tibetan_prefixes,
     )
     types = [t.strip() for t in args.types.split(",")] if args.types else None
+    args.township_names = dict(zip(inputs.townships["code"], inputs.townships["name"], strict=True))
     plan = make_plan(inputs, policy, types=types)
-    written = write_plan(plan, args.out, map_tiles=args.tiles)
+    written = write_plan(plan, args.out, map_tiles=args.tiles, inputs=_input_paths(args))
     print(_summary(plan, args.out, written))
     return 0
 
@@ -215,6 +228,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.scenarios) < 2:
         raise PolicyError("give at least two scenario files to compare")
+    _check_out(args, COMPARE_FILES)
     policies, problems = [], []
     for path in args.scenarios:
         try:
@@ -270,6 +284,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    _check_out(args, ())
     sample = build_sample(args.counties, seed=args.seed)
     written = write_sample(sample, args.out)
     n = len(sample.townships)
@@ -293,8 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 on success, 2 for bad data, policy or an infeasible scenario, 3 for a solver failure.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    bad = _argument_problems(args)
+    if bad:
+        parser.exit(2, "".join(f"optimizer {args.command}: error: {b}\n" for b in bad))
     _setup_logging(-1 if getattr(args, "quiet", False) else 0)
+    with _sigterm_as_interrupt():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run one command and turn every expected failure into a message and an exit code."""
     try:
         if args.command == "plan":
             return _cmd_plan(args)
@@ -303,8 +328,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "explain":
             return _cmd_explain(args)
         return _cmd_sample(args)
-    except (DataError, PolicyError, InfeasibleError) as exc:
+    except (DataError, PolicyError, InfeasibleError, OutputError) as exc:
+        if isinstance(exc, InfeasibleError):
+            exc = InfeasibleError(
+                [_planner_terms(p, getattr(args, "township_names", {})) for p in exc.problems]
+            )
         print(f"error: {exc}", file=sys.stderr)
+        print("nothing was written.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot read or write{where}: {exc.strerror or exc}", file=sys.stderr)
         print("nothing was written.", file=sys.stderr)
         return 2
     except SolverError as exc:
@@ -314,8 +348,116 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; nothing was written.", file=sys.stderr)
+        print(
+            "interrupted; nothing half-written was left: the output folder holds the previous "
+            "or the new complete files.",
+            file=sys.stderr,
+        )
         return 130
+
+
+_TIME_LIMIT_MAX = 7 * 24 * 3600.0
+
+_GROUP = re.compile(r"group (town|exc|scope)_(\S+?):")
+
+
+def _planner_terms(problem: str, names: dict[str, str]) -> str:
+    """Say a model block in the planner's words: ``group town_513201206`` -> the township."""
+
+    def say(m: re.Match[str]) -> str:
+        kind, key = m.group(1), m.group(2)
+        if kind == "town":
+            name = names.get(key)
+            return f"township {key}{f' {name}' if name else ''} (one kept unit at most):"
+        if kind == "exc":
+            return f"county {key} (townships below the clause-4 threshold):"
+        return f"count limit of {key} (1 - reduction of today's units):"
+
+    text = _GROUP.sub(say, problem)
+    return text.replace("sites pinned open", "units pinned to stay open").replace(
+        "may open", "may stay open"
+    )
+
+
+def _argument_problems(args: argparse.Namespace) -> list[str]:
+    """Return one message per command-line value that cannot be used (before any work)."""
+    problems = []
+    limit = getattr(args, "time_limit", None)
+    if limit is not None and not (math.isfinite(limit) and 0 < limit <= _TIME_LIMIT_MAX):
+        problems.append(
+            f"--time-limit {limit}: give seconds, a number above 0 and at most "
+            f"{_TIME_LIMIT_MAX:.0f} (7 days), e.g. --time-limit 300"
+        )
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        problems.append(f"--workers {workers}: give 1 or more processes (default: one per core)")
+    return problems
+
+
+def _input_paths(args: argparse.Namespace) -> list[Path]:
+    """Every input path of the command: data folder, explicit files, roads, scenario files."""
+    paths: list[Path] = []
+    for name in ("data", "townships", "attributes", "facilities", "counties", "roads"):
+        value = getattr(args, name, None)
+        if isinstance(value, Path):
+            paths.append(value)
+    if args.command in ("plan", "compare") and not paths:
+        paths.append(bundled_sample())
+    scenarios = list(getattr(args, "scenarios", None) or [])
+    if getattr(args, "scenario", None):
+        scenarios.append(args.scenario)
+    for path in scenarios:
+        paths += _scenario_chain(Path(path))
+    return paths
+
+
+def _scenario_chain(path: Path) -> list[Path]:
+    """Return a scenario file and the files it extends (``base:``); refuse one not in UTF-8."""
+    import yaml
+
+    chain: list[Path] = []
+    while path.is_file() and path.resolve() not in chain and len(chain) < 50:
+        chain.append(path.resolve())
+        try:
+            data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                f"{path}: not UTF-8 text (byte {exc.start}); save the scenario file as UTF-8"
+            ) from exc
+        except yaml.YAMLError:
+            break  # load_scenario reports it with the line
+        base = data.get("base") if isinstance(data, dict) else None
+        if base is None:
+            break
+        path = path.parent / str(base)
+    return chain
+
+
+def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:
+    """Refuse, before any work, an --out that is an input or cannot take the files."""
+    inputs = _input_paths(args)
+    problems = input_overlap(args.out, inputs) + destination_problems(args.out, files)
+    if problems:
+        raise OutputError(problems)
+
+
+class _sigterm_as_interrupt:
+    """Turn SIGTERM into KeyboardInterrupt during a command, so temporary files are removed."""
+
+    def __enter__(self) -> None:
+        self._old: object = None
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+
+    @staticmethod
+    def _raise(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,8 +28,6 @@ import math
 import multiprocessing
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,8 @@ import pandas as pd
 
 from optimizer.errors import DataError, InfeasibleError, PolicyError
 from optimizer.inputs import Inputs
-from optimizer.outputs import charts, maps, write_plan
+from optimizer.outputs import charts, maps, office, write_plan
+from optimizer.outputs.files import staged_output
 from optimizer.outputs.tables import FIXED_TIME
 from optimizer.pipeline import make_plan
 from optimizer.report import Plan
@@ -398,7 +397,7 @@ def _summary_rows(
 def _write_workbook(
     plans: Sequence[Plan], table: pd.DataFrame, diff: pd.DataFrame, path: Path
 ) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with office.excel_writer(path) as xw:
         pd.DataFrame(_summary_rows(plans, table, diff), columns=["项目", "数值"]).to_excel(
             xw, sheet_name="汇总", index=False
         )
@@ -444,6 +443,17 @@ def compare_page(plans: Sequence[Plan], *, tiles: str | None = None) -> Any:
     )
 
 
+COMPARE_FILES: tuple[str, ...] = (
+    "comparison.xlsx",
+    "comparison.csv",
+    "township_differences.csv",
+    "compare.html",
+    "chart_distance.png",
+    "chart_kept.png",
+)
+"""The files :func:`write_comparison` writes (and the folder ``plans``)."""
+
+
 def write_comparison(
     plans: Sequence[Plan],
     out_dir: str | Path,
@@ -482,15 +492,17 @@ def write_comparison(
     table = compare_table(plans)
     diff = township_differences(plans)
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".compare-", dir=out.parent))
-    try:
+    sources = [v for p in plans for v in p.sources.values()]
+    with staged_output(out, COMPARE_FILES, ("plans",), inputs=sources) as tmp:
         names: list[str] = []
+        table = table.drop(columns="seconds")  # wall-clock time only in plans/*/plan.json
         _write_workbook(plans, table, diff, tmp / "comparison.xlsx")
         names.append("comparison.xlsx")
-        table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        office.csv_safe(table).to_csv(
+            tmp / "comparison.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+        )
         names.append("comparison.csv")
-        diff.to_csv(
+        office.csv_safe(diff).to_csv(
             tmp / "township_differences.csv",
             index=False,
             encoding="utf-8-sig",
@@ -504,15 +516,5 @@ def write_comparison(
             for i, p in enumerate(plans, start=1):
                 write_plan(p, tmp / "plans" / scenario_slug(p.policy.name, i), map_tiles=map_tiles)
             names.append("plans")
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in names:
-            target = out / name
-            if (tmp / name).is_dir() and target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp / name, target)
-            written.append(target)
-        logger.info("wrote the comparison of %d scenarios to %s", len(plans), out)
-        return written
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("wrote the comparison of %d scenarios to %s", len(plans), out)
+    return [out / name for name in names]

@@ -202,3 +202,15 @@ def tiny_facilities() -> pd.DataFrame:
 def tiny_counties() -> pd.DataFrame:
     """Return a fresh copy of the tiny county totals (canonical headers)."""
     return build_counties()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let the notebook tests reach their Jupyter kernel on 127.0.0.1, and nothing else.
+
+    Every other test runs with Python sockets refused (``--disable-socket`` in pyproject.toml);
+    the browser tests need no exception: chromium runs as a subprocess on a local file.
+    """
+    for item in items:
+        if item.path.name == "test_notebooks.py":
+            item.add_marker(pytest.mark.enable_socket)
+            item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1"]))

@@ -225,6 +225,9 @@ def load_inputs(
         "township_attributes": township_attributes,
         "roads": roads,
     }
+    crs_problems = v.check_crs_name(crs)
+    if crs_problems:
+        raise DataError(crs_problems)
     paths, problems = find_inputs(data, explicit)
     notes: list[str] = []
     sources = {role: str(p) for role, p in paths.items()}

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
+from optimizer.outputs import office
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
@@ -171,10 +172,12 @@ def write_tables(plan: Plan, d: Path) -> list[str]:
     """
     fac = _facility_table(plan)
     towns = _township_table(plan)
-    fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"]).to_csv(
+    office.csv_safe(fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"])).to_csv(
         d / "facilities.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
-    towns.to_csv(d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    office.csv_safe(towns).to_csv(
+        d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+    )
     _write_workbook(plan, fac, towns, d / "plan.xlsx")
     return ["facilities.csv", "townships.csv", "plan.xlsx"]
 
@@ -304,7 +307,7 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         "max_distance_after_km": "最远距离（方案）",
         "population_per_facility_after": "每所服务人口（方案）",
     }
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with office.excel_writer(path) as xw:
         pd.DataFrame(_summary_rows(plan), columns=["项目", "数值"]).to_excel(
             xw, sheet_name="汇总", index=False
         )
