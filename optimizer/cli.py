@@ -1,4 +1,4 @@
-"""The command line: ``optimizer plan``, ``optimizer compare`` and ``optimizer sample``.
+"""The command line: ``optimizer plan``, ``compare``, ``sweep`` and ``sample``.
 
 Bad input ends with one readable message that lists every problem, exit code 2, and no output
 files; a solver failure exits with 3. Progress goes to stderr.
@@ -23,6 +23,7 @@ from optimizer.report import Plan
 from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
 from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+from optimizer.sweep import load_sweep, run_sweep
 
 __all__ = ["bundled_sample", "main"]
 
@@ -113,6 +114,23 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--tiles", help="tile URL template of an office tile server for the maps")
     cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
     cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+
+    sw = sub.add_parser(
+        "sweep",
+        help="run a grid of scenarios over regions on Dask: sweep.csv/xlsx, best runs, charts",
+    )
+    sw.add_argument("spec", type=Path, help="sweep file (YAML), e.g. scenarios/sweep-cuts.yaml")
+    sw.add_argument("--data", type=Path, help="data folder (default: the bundled synthetic sample)")
+    sw.add_argument("--out", type=Path, required=True, help="sweep folder")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+    sw.add_argument(
+        "--workers", type=int, help="local worker processes (default: one per core; 0: no Dask)"
+    )
+    sw.add_argument("--resume", action="store_true", help="skip the runs the folder holds finished")
+    sw.add_argument(
+        "--maps", help="runs that get map.html: none, best, all or run ids, comma-separated"
+    )
+    sw.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
     sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
     sp.add_argument(
@@ -236,6 +254,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    spec = load_sweep(args.spec)
+    data_dir = args.data or bundled_sample()
+    inputs = load_inputs(data_dir, tibetan_prefixes=spec.policies[0].police.tibetan_prefixes)
+    maps = args.maps if args.maps in (None, "none", "best", "all") else args.maps.split(",")
+    result = run_sweep(
+        spec,
+        inputs,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        maps=maps,
+    )
+    counts = result.table["status"].value_counts().to_dict()
+    print(
+        f"sweep {spec.name!r}: {len(result.table)} runs ({result.skipped} finished before), "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    )
+    print(f"wrote {', '.join(p.name for p in result.written)} to {args.out}")
+    if result.interrupted:
+        print("interrupted: the finished runs are kept; rerun with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     sample = build_sample(args.counties, seed=args.seed)
     written = write_sample(sample, args.out)
@@ -267,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
