@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
     cp.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
     cp.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    cp.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
     cp.add_argument("--tiles", help="tile URL template of an office tile server for the maps")
     cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
     cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
@@ -227,7 +228,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             )
         per.append(cache[key])
     types = [t.strip() for t in args.types.split(",")] if args.types else None
-    plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
+    plans = run_scenarios(
+        per,  # type: ignore[arg-type]
+        policies,
+        workers=args.workers,
+        types=types,
+        scheduler=args.scheduler,
+    )
     written = write_comparison(plans, args.out, map_tiles=args.tiles)
     table = compare_table(plans)
     short = {

@@ -8,8 +8,8 @@ fails, times out or loses its worker is recorded with its reason and the others 
 are handed to a callback as they finish. ``Ctrl-C`` cancels what is running and keeps what has
 finished.
 
-Workers get one thread each and the solver one thread (``solver.threads = 1`` unless a scenario
-sets it), so that ``n`` workers run ``n`` plans side by side without oversubscribing the cores.
+Workers get one thread each and their solver one thread (:class:`optimizer.engine.plugin.PinThreads`), so that ``n``
+workers run ``n`` plans side by side without oversubscribing the cores.
 The local cluster listens on 127.0.0.1 only and has no dashboard, so nothing needs the internet.
 
 Examples
@@ -22,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -46,7 +45,6 @@ __all__ = [
     "RegionData",
     "plan_job",
     "prepare",
-    "single_threaded",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,6 +88,10 @@ class Outcome:
         Why it failed; empty when ``ok``.
     seconds
         Wall-clock seconds of the run on its worker (when ``ok``) or until it was given up.
+    error
+        Class name of the error a failed run raised (``InfeasibleError`` ...), if any.
+    problems
+        That error's problems, when it listed them.
     """
 
     key: str
@@ -97,6 +99,8 @@ class Outcome:
     plan: Plan | None = None
     reason: str = ""
     seconds: float = 0.0
+    error: str = ""
+    problems: tuple[str, ...] = ()
 
 
 def prepare(inputs: Inputs) -> RegionData:
@@ -117,24 +121,6 @@ def prepare(inputs: Inputs) -> RegionData:
     if inputs.roads is not None:
         g.road = network.road_graph(inputs.roads, g.crs, townships=inputs.townships)
     return RegionData(inputs, g)
-
-
-def single_threaded(policy: Policy) -> Policy:
-    """Return the policy with one solver thread, unless it names its own thread count.
-
-    Parameters
-    ----------
-    policy
-        A scenario.
-
-    Returns
-    -------
-    Policy
-        ``solver.threads = 1`` where it was unset.
-    """
-    if policy.solver.threads is not None:
-        return policy
-    return dataclasses.replace(policy, solver=dataclasses.replace(policy.solver, threads=1))
 
 
 def plan_job(data: RegionData, policy: Policy, types: tuple[str, ...] | None) -> Plan:
@@ -158,15 +144,19 @@ def plan_job(data: RegionData, policy: Policy, types: tuple[str, ...] | None) ->
 
 
 def _timed(
-    fn: Callable[..., Plan], data: RegionData, policy: Policy, types: Any
-) -> tuple[Plan | None, float, str]:
+    fn: Callable[..., Plan], key: str, data: RegionData, policy: Policy, types: Any
+) -> Outcome:
     """Run ``fn`` and time it; a failure comes back as its reason, not as a raised error."""
     t0 = time.perf_counter()
     try:
         plan = fn(data, policy, types)
     except Exception as exc:  # every failure is recorded and the other runs go on
-        return None, time.perf_counter() - t0, _reason(exc)
-    return plan, time.perf_counter() - t0, ""
+        problems = (
+            tuple(getattr(exc, "problems", None) or ()) if isinstance(exc, OptimizerError) else ()
+        )
+        seconds = time.perf_counter() - t0
+        return Outcome(key, "failed", None, _reason(exc), seconds, type(exc).__name__, problems)
+    return Outcome(key, "ok", plan, "", time.perf_counter() - t0)
 
 
 def _reason(exc: BaseException) -> str:
@@ -233,6 +223,8 @@ class Engine:
         import dask
         from distributed import Client, LocalCluster
 
+        from optimizer.engine.plugin import pin_threads_plugin
+
         if self.scheduler is not None:
             try:
                 self.client = Client(self.scheduler, timeout="20s")
@@ -241,6 +233,7 @@ class Engine:
                     f"no Dask scheduler answers at {self.scheduler} ({exc}); start one with "
                     "'dask scheduler' and workers with 'dask worker ADDRESS'"
                 ) from exc
+            self.client.register_plugin(pin_threads_plugin())
             logger.info("connected to %s: %d workers", self.scheduler, self.slots())
             return
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
@@ -254,6 +247,7 @@ class Engine:
             )
         self.client = Client(self.cluster)
         self.client.wait_for_workers(self.workers, timeout=120)
+        self.client.register_plugin(pin_threads_plugin())
         logger.info("local Dask cluster: %d worker processes, 1 thread each", self.workers)
 
     def close(self) -> None:
@@ -318,8 +312,7 @@ class Engine:
         self, data: Mapping[str, RegionData], jobs: Sequence[Job], fn: Any, record: Any
     ) -> None:
         for job in jobs:
-            plan, seconds, reason = _timed(fn, data[job.data], job.policy, job.types)
-            record(job, Outcome(job.key, "failed" if plan is None else "ok", plan, reason, seconds))
+            record(job, _timed(fn, job.key, data[job.data], job.policy, job.types))
 
     def _scatter(self, data: Mapping[str, RegionData]) -> dict[str, Any]:
         return {k: self.client.scatter(v, broadcast=True, hash=False) for k, v in data.items()}
@@ -347,7 +340,7 @@ class Engine:
                 while pending and len(running) < self.slots():
                     job, attempt = pending.popleft()
                     fut = self.client.submit(
-                        _timed, fn, shared[job.data], job.policy, job.types,
+                        _timed, fn, job.key, shared[job.data], job.policy, job.types,
                         key=f"plan-{job.key}-{uuid.uuid4().hex[:8]}", pure=False,
                     )  # fmt: skip
                     running[fut] = (job, time.perf_counter(), attempt)
@@ -371,8 +364,7 @@ class Engine:
         """Return the run's outcome, or None when it was lost with its worker."""
         try:
             if fut.status == "finished":
-                plan, seconds, reason = fut.result()
-                return Outcome(job.key, "failed" if plan is None else "ok", plan, reason, seconds)
+                return fut.result()  # type: ignore[no-any-return]
             if fut.status != "error":
                 return None
             exc = fut.exception()
