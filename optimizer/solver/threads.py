@@ -8,6 +8,9 @@ with the default count (``solver.threads`` unset) or the same count then run on 
 
 from __future__ import annotations
 
+import os
+import sys
+
 import highspy
 
 __all__ = ["pin_highs_threads"]
@@ -21,7 +24,15 @@ def pin_highs_threads(threads: int = 1) -> None:
     threads
         Threads of every later HiGHS solve in this process.
     """
-    h = highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:  # HiGHS prints its banner on stdout when created: keep it off the user's screen
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", int(threads))
     h.passModel(highspy.HighsLp())

@@ -259,6 +259,7 @@ def run_sweep(
         data[region] = prepare(region_inputs(inputs, region))
     jobs = [Job(r.run_id, r.region, r.policy, spec.types) for r in todo]
     with Engine(workers=workers, scheduler=scheduler, run_time_limit=spec.run_time_limit) as engine:
+        rec.t0 = time.perf_counter()  # progress counts from the first run, not the start-up
         engine.run(data, jobs, on_outcome=rec, fn=fn)
         interrupted = engine.interrupted
     for _, run_id, plan in rec.best.values():

@@ -143,7 +143,14 @@ class Run:
     policy: Policy
 
 
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in over.items()}}
+    return over
+
+
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``key`` (dotted) set; a mapping is merged, not replaced."""
     out = json.loads(json.dumps(data))
     node = out
     parts = key.split(".")
@@ -151,7 +158,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
         if not isinstance(node.get(part), dict):
             node[part] = {}
         node = node[part]
-    node[parts[-1]] = value
+    node[parts[-1]] = _merge(node.get(parts[-1]), value)
     return out
 
 
@@ -193,7 +200,7 @@ def _base(data: dict[str, Any], folder: Path, problems: list[str]) -> dict[str, 
         problems.append("'settings' holds scenario settings as a mapping, e.g. {solver: {gap: 0}}")
         settings = {}
     for key, value in settings.items():
-        base = _set_dotted(base, str(key), value) if "." in str(key) else base | {key: value}
+        base = _set_dotted(base, str(key), value)
     return base
 
 
