@@ -100,7 +100,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path("/work/prov"), help="data folder (read only)")
     ap.add_argument("--scenarios", type=int, default=50, help="first N of the 50 scenarios")
     ap.add_argument("--modes", default="seq,1,2", help="comma-separated: seq, 1, 2")
-    ap.add_argument("--time-limit", type=float, default=120.0, help="solver seconds per run")
+    ap.add_argument("--time-limit", type=float, default=600.0, help="time budget per run (s)")
     ap.add_argument("--report", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
 

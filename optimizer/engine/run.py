@@ -243,6 +243,9 @@ class Engine:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # no dashboard; its bare HTTP server on a free loopback port, not 8787 (which
+                # another cluster on the machine may hold)
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
             )
         self.client = Client(self.cluster)
@@ -389,7 +392,10 @@ class Engine:
         addresses = []
         for fut in late:
             job, t0, _ = running.pop(fut)
-            addresses.append(self.client.run_on_scheduler(_where, key=fut.key))
+            try:
+                addresses.append(self.client.run_on_scheduler(_where, key=fut.key))
+            except Exception as exc:  # a scheduler without this package cannot say where
+                logger.warning("cannot find the worker of %s to restart it: %s", job.key, exc)
             fut.cancel()
             reason = f"over the run's wall-clock limit of {self.run_time_limit:g} s"
             record(job, Outcome(job.key, "timeout", None, reason, now - t0))

@@ -252,16 +252,23 @@ def run_sweep(
     skipped = len(rows)
     todo = [r for r in runs if r.run_id not in rows]
     logger.info("sweep %r: %d runs, %d already finished", spec.name, len(runs), len(rows))
-    rec = _Recorder(spec, out, runs, spec.maps if maps is None else maps, rows)
+    maps = spec.maps if maps is None else maps
+    unknown = [] if isinstance(maps, str) else sorted(set(maps) - {r.run_id for r in runs})
+    if unknown:
+        logger.warning("maps: no run has the id(s) %s; see run_id in sweep.csv", ", ".join(unknown))
+    rec = _Recorder(spec, out, runs, maps, rows)
     data = {}
     for region in dict.fromkeys(r.region for r in todo):
         logger.info("region %s: projection, adjacency and travel network ...", region)
         data[region] = prepare(region_inputs(inputs, region))
     jobs = [Job(r.run_id, r.region, r.policy, spec.types) for r in todo]
-    with Engine(workers=workers, scheduler=scheduler, run_time_limit=spec.run_time_limit) as engine:
-        rec.t0 = time.perf_counter()  # progress counts from the first run, not the start-up
-        engine.run(data, jobs, on_outcome=rec, fn=fn)
-        interrupted = engine.interrupted
+    interrupted = False
+    if jobs:
+        limit = spec.run_time_limit
+        with Engine(workers=workers, scheduler=scheduler, run_time_limit=limit) as engine:
+            rec.t0 = time.perf_counter()  # progress counts from the first run, not the start-up
+            engine.run(data, jobs, on_outcome=rec, fn=fn)
+            interrupted = engine.interrupted
     for _, run_id, plan in rec.best.values():
         write_plan(plan, out / "runs" / run_id)
     table = rec.table()
