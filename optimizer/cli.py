@@ -1,4 +1,4 @@
-"""The command line: ``optimizer plan``, ``optimizer compare`` and ``optimizer sample``.
+"""The command line: ``optimizer plan``, ``compare``, ``sweep`` and ``sample``.
 
 Bad input ends with one readable message that lists every problem, exit code 2, and no output
 files; a solver failure exits with 3. Progress goes to stderr.
@@ -36,6 +36,7 @@ from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
 from optimizer.scenarios import COMPARE_FILES, compare_table, run_scenarios, write_comparison
 from optimizer.schema import POLICE
+from optimizer.sweep import load_sweep, run_sweep
 
 __all__ = ["bundled_sample", "main"]
 
@@ -123,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
     cp.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
     cp.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    cp.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
     cp.add_argument("--tiles", help="tile URL template of an office tile server for the maps")
     cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
     cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
@@ -135,6 +137,22 @@ def _parser() -> argparse.ArgumentParser:
         ep.add_argument(flag, type=Path, help=f"as for 'optimizer plan {flag}'")
     ep.add_argument("--time-limit", type=float, help="seconds for each of the two plans")
     ep.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    sw = sub.add_parser(
+        "sweep",
+        help="run a grid of scenarios over regions on Dask: sweep.csv/xlsx, best runs, charts",
+    )
+    sw.add_argument("spec", type=Path, help="sweep file (YAML), e.g. scenarios/sweep-cuts.yaml")
+    sw.add_argument("--data", type=Path, help="data folder (default: the bundled synthetic sample)")
+    sw.add_argument("--out", type=Path, required=True, help="sweep folder")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT")
+    sw.add_argument(
+        "--workers", type=int, help="local worker processes (default: one per core; 0: no Dask)"
+    )
+    sw.add_argument("--resume", action="store_true", help="skip the runs the folder holds finished")
+    sw.add_argument(
+        "--maps", help="runs that get map.html: none, best, all or run ids, comma-separated"
+    )
+    sw.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
     sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
     sp.add_argument(
@@ -256,7 +274,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             )
         per.append(cache[key])
     types = [t.strip() for t in args.types.split(",")] if args.types else None
-    plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
+    plans = run_scenarios(
+        per,  # type: ignore[arg-type]
+        policies,
+        workers=args.workers,
+        types=types,
+        scheduler=args.scheduler,
+    )
     written = write_comparison(plans, args.out, map_tiles=args.tiles)
     table = compare_table(plans)
     short = {
@@ -280,6 +304,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.unicode.east_asian_width", True):
         print(view.to_string(index=False))
     print(f"wrote {len(written)} items to {args.out}: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    spec = load_sweep(args.spec)
+    data_dir = args.data or bundled_sample()
+    inputs = load_inputs(data_dir, tibetan_prefixes=spec.policies[0].police.tibetan_prefixes)
+    maps = args.maps if args.maps in (None, "none", "best", "all") else args.maps.split(",")
+    result = run_sweep(
+        spec,
+        inputs,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        maps=maps,
+    )
+    counts = result.table["status"].value_counts().to_dict()
+    print(
+        f"sweep {spec.name!r}: {len(result.table)} runs ({result.skipped} finished before), "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    )
+    print(f"wrote {', '.join(p.name for p in result.written)} to {args.out}")
+    if result.interrupted:
+        print("interrupted: the finished runs are kept; rerun with --resume", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -327,6 +377,8 @@ def _run(args: argparse.Namespace) -> int:
             return _cmd_compare(args)
         if args.command == "explain":
             return _cmd_explain(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError, OutputError) as exc:
         if isinstance(exc, InfeasibleError):

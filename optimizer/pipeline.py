@@ -16,6 +16,7 @@ from optimizer.planning.budget import TimeBudget
 from optimizer.report import Plan, build_plan
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
+from optimizer.spatial import Geography
 
 __all__ = ["make_plan"]
 
@@ -25,6 +26,7 @@ def make_plan(
     policy: Policy | None = None,
     *,
     types: Sequence[str] | None = None,
+    geography: Geography | None = None,
 ) -> Plan:
     """Plan the facility types present in the data (or those selected).
 
@@ -36,6 +38,9 @@ def make_plan(
         Scenario settings; default: the work plan's values.
     types
         Facility types to plan; default: every type present in the data.
+    geography
+        The inputs' geography (:func:`optimizer.spatial.project`, with the adjacency and road
+        graph filled in or not), shared by runs on the same townships; default: computed here.
 
     Returns
     -------
@@ -56,7 +61,9 @@ def make_plan(
     """
     policy = policy or Policy()
     budget = TimeBudget(policy.solver.time_limit)
-    type_plans, notes, geography = plan_types(inputs, policy, types=types, budget=budget)
+    type_plans, notes, geography = plan_types(
+        inputs, policy, types=types, budget=budget, geography=geography
+    )
     with budget.stage("report"):
         plan = build_plan(
             inputs,

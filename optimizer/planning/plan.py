@@ -42,6 +42,7 @@ def plan_types(
     *,
     types: Sequence[str] | None = None,
     budget: TimeBudget | None = None,
+    geography: Geography | None = None,
 ) -> tuple[list[TypePlan], list[str], Geography]:
     """Solve the facility types present in the data (or those selected), one after another.
 
@@ -55,6 +56,9 @@ def plan_types(
         Facility types to plan; default: every type present in the data.
     budget
         The run's time budget; default: ``policy.solver.time_limit`` seconds from now.
+    geography
+        The townships' geography made by :func:`optimizer.spatial.project` from these same
+        inputs (a sweep computes it once and shares it between runs); default: computed here.
 
     Returns
     -------
@@ -77,7 +81,7 @@ def plan_types(
     budget = budget or TimeBudget(policy.solver.time_limit)
     chosen, notes = _chosen_types(inputs, types)
     with budget.stage("spatial"):
-        g = project(inputs)
+        g = project(inputs) if geography is None else geography
     tw = inputs.townships
     type_plans: list[TypePlan] = []
     station_towns: set[str] = set()
