@@ -441,8 +441,11 @@ def _argument_problems(args: argparse.Namespace) -> list[str]:
             f"{_TIME_LIMIT_MAX:.0f} (7 days), e.g. --time-limit 300"
         )
     workers = getattr(args, "workers", None)
-    if workers is not None and workers < 1:
-        problems.append(f"--workers {workers}: give 1 or more processes (default: one per core)")
+    least = 0 if args.command == "sweep" else 1  # sweep --workers 0: in this process, no Dask
+    if workers is not None and workers < least:
+        problems.append(
+            f"--workers {workers}: give {least} or more processes (default: one per core)"
+        )
     return problems
 
 

@@ -205,12 +205,14 @@ def tiny_counties() -> pd.DataFrame:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Let the notebook tests reach their Jupyter kernel on 127.0.0.1, and nothing else.
+    """Let the loopback tests reach 127.0.0.1, and nothing else.
 
-    Every other test runs with Python sockets refused (``--disable-socket`` in pyproject.toml);
-    the browser tests need no exception: chromium runs as a subprocess on a local file.
+    Those are the notebook tests (their Jupyter kernel) and the tests marked ``loopback`` (a
+    Dask scheduler and its workers on this machine). Every other test runs with Python sockets
+    refused (``--disable-socket`` in pyproject.toml); the browser tests need no exception:
+    chromium runs as a subprocess on a local file.
     """
     for item in items:
-        if item.path.name == "test_notebooks.py":
+        if item.path.name == "test_notebooks.py" or item.get_closest_marker("loopback"):
             item.add_marker(pytest.mark.enable_socket)
             item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1"]))

@@ -13,6 +13,9 @@ from optimizer.paths import sample_dir
 from optimizer.rules import load_scenario
 from optimizer.scenarios import run_scenarios
 
+#: These tests run a Dask scheduler and workers on 127.0.0.1.
+pytestmark = pytest.mark.loopback
+
 SCEN = Path(__file__).resolve().parents[1] / "scenarios"
 
 

@@ -148,6 +148,7 @@ def test_differences_flag_exactly_the_changed_townships(plans: list[Plan]) -> No
     assert row[f"station__{names[0]}"] != row[f"station__{names[1]}"]
 
 
+@pytest.mark.loopback
 def test_parallel_equals_serial(plans: list[Plan]) -> None:
     inputs = load_inputs(bundled_sample())
     policies = [p.policy for p in plans]

@@ -22,6 +22,9 @@ from optimizer.pipeline import make_plan
 from optimizer.sweep import load_sweep, run_sweep, runs_of
 from optimizer.sweep.regions import region_inputs
 
+#: These tests run a Dask scheduler and workers on 127.0.0.1.
+pytestmark = pytest.mark.loopback
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TIMING_KEYS = {"seconds", "timing", "stage_seconds", "time_budget"}
 
