@@ -66,6 +66,7 @@ def _write_all(plan: Plan, d: Path, *, map_tiles: str | None) -> list[str]:
         facility_types=list(plan.types),
         tiles=map_tiles,
         synthetic=plan.synthetic,
+        checks=plan.outcome_counts(),
     )
     maps.save_map(m, d / "map.html")
     names.append("map.html")
