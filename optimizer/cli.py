@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.logging import RichHandler
 
 from optimizer import __version__
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
-from optimizer.inputs import load_inputs
+from optimizer.inputs import Inputs, load_inputs
 from optimizer.outputs import write_plan
 from optimizer.paths import sample_dir
 from optimizer.pipeline import make_plan
+from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan
 from optimizer.rules import Policy, load_scenario
 from optimizer.sample import build_sample, write_sample
 from optimizer.scenarios import compare_table, run_scenarios, write_comparison
+from optimizer.schema import FACILITY_LABELS_ZH, FACILITY_TYPES
+from optimizer.terminal import TerminalProgress
 
 __all__ = ["bundled_sample", "main"]
 
@@ -49,79 +59,293 @@ class _Elapsed(logging.Formatter):
         return f"[{time.perf_counter() - self.t0:6.1f}s] {record.getMessage()}"
 
 
-def _setup_logging(verbosity: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Elapsed())
+def _setup_logging(verbosity: int, console: Console | None = None) -> None:
+    """Route the package's log to stderr: warnings by default, ``-v`` info, ``-vv`` debug."""
+    handler: logging.Handler
+    if console is not None and console.is_terminal:
+        handler = RichHandler(
+            console=console, show_time=False, show_path=False, markup=False, highlighter=None
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        if verbosity > 0:
+            handler.setFormatter(_Elapsed())
+        else:
+            handler.setFormatter(logging.Formatter("注意 / note: %(message)s"))
     root = logging.getLogger("optimizer")
     root.handlers[:] = [handler]
     root.setLevel(
-        logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+        logging.ERROR
+        if verbosity < 0
+        else logging.WARNING
+        if verbosity == 0
+        else logging.INFO
+        if verbosity == 1
+        else logging.DEBUG
     )
     root.propagate = False
+
+
+_TYPES_ZH = "、".join(f"{t}（{FACILITY_LABELS_ZH[t]}）" for t in FACILITY_TYPES)
+
+_MAIN_EXAMPLES = """\
+示例 / examples:
+  optimizer plan                                   # 规划随包附带的合成样例（雅安 + 阿坝）
+  optimizer plan --data 我的县数据 --out out/我的县     # 规划自己的数据文件夹
+  optimizer compare scenarios/baseline.yaml scenarios/cut40.yaml --out out/compare
+  optimizer sample --counties all --out prov        # 生成全省合成数据（3,101 个乡镇）
+
+每个命令的说明：optimizer plan --help、optimizer compare --help、optimizer sample --help
+"""
+
+_PLAN_EXAMPLES = """\
+示例 / examples:
+  optimizer plan
+      规划随包附带的合成样例（雅安 + 阿坝，270 个乡镇），写入 ./out
+  optimizer plan --scenario scenarios/cut40.yaml --out out/cut40
+      按方案文件规划（派出所压减 40%）
+  optimizer plan --data prov --scenario scenarios/county_scope.yaml --out out/county
+      按县分别核定压减比例
+  optimizer sample --counties 511823 --out hanyuan
+  optimizer plan --data hanyuan --out out/hanyuan
+      一个县（汉源县）：先生成合成数据，再规划
+  optimizer sample --counties all --out prov
+  optimizer plan --data prov --scenario scenarios/baseline.yaml --out out/prov
+      全省 3,101 个乡镇（约 1-2 分钟）
+  optimizer plan --townships 乡镇.shp --attributes 乡镇属性.xlsx --facilities 机构.xlsx --out out/x
+      逐个指定文件
+  optimizer plan --types police_station,court --time-limit 60
+      只规划派出所和人民法庭，限时 60 秒
+"""
+
+_COMPARE_EXAMPLES = """\
+示例 / examples:
+  optimizer compare scenarios/baseline.yaml scenarios/cut40.yaml --out out/compare
+      对比基准方案与压减 40%（随包样例数据）
+  optimizer compare scenarios/baseline.yaml scenarios/limit30km.yaml scenarios/county_scope.yaml \\
+      --data prov --out out/prov-compare
+      全省三个方案并排对比
+  optimizer compare scenarios/baseline.yaml scenarios/cut40.yaml --types police_station
+      只对比派出所
+"""
+
+_SAMPLE_EXAMPLES = """\
+示例 / examples:
+  optimizer sample --counties 511823 --out hanyuan       # 一个县（汉源县）
+  optimizer sample --counties 5118,5132 --out yaan-aba   # 雅安市 + 阿坝州（代码前缀）
+  optimizer sample --counties all --seed 0 --out prov    # 全省，与 /work/prov 相同
+"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Keep the examples' line breaks; wrap option help by terminal cells (CJK = 2 cells)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=26, width=100)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        lines, line = [], ""
+        for token in re.findall(r"[\x21-\x7e]+|\s+|.", " ".join(text.split())):
+            if line and cell_len(line + token) > width:
+                lines.append(line.rstrip())
+                line = token.lstrip()
+            else:
+                line += token
+        return [*lines, line.rstrip()] if line.strip() else lines
+
+
+def _types_arg(text: str) -> list[str]:
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in types if t not in FACILITY_TYPES]
+    if unknown or not types:
+        raise argparse.ArgumentTypeError(
+            f"未知的机构类型 {', '.join(unknown) or text!r}；可选：{', '.join(FACILITY_TYPES)}"
+        )
+    return types
+
+
+def _add_data_options(sp: argparse.ArgumentParser) -> None:
+    """Add the options that say where the planners' files are (plan and compare)."""
+    g = sp.add_argument_group("数据 / data")
+    g.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="数据文件夹，含 townships.*、facilities.*，可选 counties.*、roads.*"
+        "（默认：随包附带的合成样例）",
+    )
+    g.add_argument(
+        "--townships", type=Path, metavar="FILE", help="乡镇面图层（.gpkg、.shp、.geojson）"
+    )
+    g.add_argument(
+        "--attributes", type=Path, metavar="FILE", help="乡镇属性表（.csv、.xlsx），按乡镇代码连接"
+    )
+    g.add_argument(
+        "--facilities", type=Path, metavar="FILE", help="现有机构表（.csv、.xlsx、.gpkg）"
+    )
+    g.add_argument("--counties", type=Path, metavar="FILE", help="区县指标表（.csv、.xlsx）")
+    g.add_argument(
+        "--roads",
+        type=Path,
+        metavar="FILE",
+        help="道路线图层（.gpkg、.shp），含等级或速度列；给出时按路网计算通行时间（默认：无）",
+    )
+    g.add_argument("--crs", metavar="CRS", help="乡镇图层缺少坐标系时使用，如 EPSG:4490")
+
+
+def _add_run_options(sp: argparse.ArgumentParser, *, out: str) -> None:
+    g = sp.add_argument_group("运行 / run")
+    g.add_argument(
+        "--types",
+        type=_types_arg,
+        metavar="T[,T]",
+        help=f"只规划这些机构类型，逗号分隔；可选：{_TYPES_ZH}（默认：数据中有的全部类型）",
+    )
+    g.add_argument(
+        "--tiles",
+        metavar="URL",
+        help="地图底图的内网瓦片地址模板，如 http://gis.local/{z}/{x}/{y}.png（默认：无底图，离线）",
+    )
+    g.add_argument(
+        "--out", type=Path, default=Path(out), metavar="DIR", help=f"输出文件夹（默认：{out}）"
+    )
+    _add_verbosity(g)
+
+
+def _add_verbosity(g: argparse._ActionsContainer) -> None:
+    g.add_argument("-q", "--quiet", action="store_true", help="不显示进度，只显示错误和结果摘要")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="显示开发日志（-v 信息，-vv 调试细节）；默认只显示进度、警告和摘要",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="optimizer",
-        description="Plan police stations, judicial offices and people's courts after a township merger "
-        "(Sichuan 2020 work plan, 完善农村司法体系工作方案).",
+        description="两所一庭布局优化：乡镇撤并后，提出保留、撤并哪些派出所、司法所、人民法庭，\n"
+        "各自管辖哪些乡镇，并逐条对照《完善农村司法体系工作方案》（2020）检查。\n"
+        "Plan police stations, judicial offices and people's courts after a township merger.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=_Help,
     )
     p.add_argument("--version", action="version", version=f"optimizer {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     pl = sub.add_parser(
-        "plan", help="propose a layout and write plan.json, CSV, Excel, GeoPackage and map.html"
+        "plan",
+        help="提出布局方案，写出 plan.json、CSV、Excel、GeoPackage 和 map.html",
+        description="提出一个布局方案：求解每类机构的保留与撤并、各乡镇由谁管辖，检查每条规则，\n"
+        "提出人员配置，写出 plan.json、facilities.csv、townships.csv、plan.xlsx、\n"
+        "jurisdictions.gpkg 和离线地图 map.html。",
+        epilog=_PLAN_EXAMPLES,
+        formatter_class=_Help,
     )
-    pl.add_argument(
-        "--data",
+    _add_data_options(pl)
+    g = pl.add_argument_group("方案 / scenario")
+    g.add_argument(
+        "--scenario",
         type=Path,
-        help="folder with townships.*, facilities.* and optionally counties.* "
-        "(default: the bundled synthetic sample)",
+        metavar="YAML",
+        help="方案文件，覆盖工作方案的默认值，如 scenarios/cut40.yaml（默认：工作方案原值）",
     )
-    pl.add_argument("--townships", type=Path, help="township polygons (.gpkg, .shp, .geojson)")
-    pl.add_argument(
-        "--attributes", type=Path, help="township attributes (.csv/.xlsx) joined by code"
+    g.add_argument(
+        "--solver",
+        choices=["highs", "cbc"],
+        help="整数规划求解器：highs 或 cbc（默认：方案文件的 solver.solver，否则 highs）",
     )
-    pl.add_argument("--facilities", type=Path, help="current facilities (.csv, .xlsx, .gpkg)")
-    pl.add_argument("--counties", type=Path, help="county figures (.csv, .xlsx)")
-    pl.add_argument(
-        "--roads", type=Path, help="road lines (.gpkg, .shp) with a class or speed column"
+    g.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="整个规划的时间上限（秒），所有机构类型共用（默认：方案文件的 solver.time_limit，"
+        f"无方案文件时 {Policy().solver.time_limit:g} 秒）",
     )
-    pl.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
-    pl.add_argument(
-        "--scenario", type=Path, help="scenario file (YAML) overriding the plan's defaults"
-    )
-    pl.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
-    pl.add_argument("--solver", choices=["highs", "cbc"], help="MIP solver (default: highs)")
-    pl.add_argument("--time-limit", type=float, help="seconds per facility type")
-    pl.add_argument(
-        "--tiles", help="tile URL template of an office tile server for the map (default: none)"
-    )
-    pl.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
-    pl.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    _add_run_options(pl, out="out")
 
     cp = sub.add_parser(
         "compare",
-        help="run two or more scenario files and write comparison tables, charts and compare.html",
+        help="并排运行两个以上方案文件，写出对比表、图表和同步地图 compare.html",
+        description="并排运行两个以上方案文件：写出对比表（CSV、Excel）、逐乡镇差异、图表和\n"
+        "同步缩放的对比地图 compare.html，每个方案的完整输出在其子文件夹中。",
+        epilog=_COMPARE_EXAMPLES,
+        formatter_class=_Help,
     )
-    cp.add_argument("scenarios", nargs="+", type=Path, help="scenario files (YAML), at least two")
-    for flag in ("--data", "--townships", "--attributes", "--facilities", "--counties", "--roads"):
-        cp.add_argument(flag, type=Path, help=f"as for 'optimizer plan {flag}'")
-    cp.add_argument("--crs", help="CRS of township polygons that lack one, e.g. EPSG:4490")
-    cp.add_argument("--types", help="comma-separated facility types to plan (default: all present)")
-    cp.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
-    cp.add_argument("--tiles", help="tile URL template of an office tile server for the maps")
-    cp.add_argument("--out", type=Path, default=Path("out/compare"), help="output folder")
-    cp.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    cp.add_argument("scenarios", nargs="+", type=Path, metavar="YAML", help="方案文件（至少两个）")
+    _add_data_options(cp)
+    cp.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="并行进程数（默认：每个处理器核心一个）",
+    )
+    _add_run_options(cp, out="out/compare")
 
-    sp = sub.add_parser("sample", help="write a SYNTHETIC sample inside the real Sichuan frame")
-    sp.add_argument(
-        "--counties", default="all", help="county codes or prefixes, comma-separated, or 'all'"
+    sp = sub.add_parser(
+        "sample",
+        help="在真实四川区划框架内生成合成样例数据（非真实数据）",
+        description="在真实的四川区县框架内生成合成（SYNTHETIC）样例数据：乡镇面、人口、警情、\n"
+        "案件、现有机构和道路。所有数值均为合成，仅供演示和测试。",
+        epilog=_SAMPLE_EXAMPLES,
+        formatter_class=_Help,
     )
-    sp.add_argument("--seed", type=int, default=2020)
-    sp.add_argument("--out", type=Path, required=True, help="output folder")
-    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument(
+        "--counties",
+        default="all",
+        metavar="CODES",
+        help="区县代码或代码前缀，逗号分隔，或 all（全省）（默认：all）",
+    )
+    sp.add_argument(
+        "--seed",
+        type=int,
+        default=2020,
+        metavar="N",
+        help="随机种子：同一种子和区县得到逐字节相同的文件（默认：2020）",
+    )
+    sp.add_argument("--out", type=Path, required=True, metavar="DIR", help="输出文件夹（必填）")
+    _add_verbosity(sp)
     return p
+
+
+_CONSOLE: Console | None = None
+
+
+def _console() -> Console:
+    """Return the stderr console the progress display and the log share (made once)."""
+    global _CONSOLE
+    if _CONSOLE is None:
+        _CONSOLE = Console(stderr=True, highlight=False)
+    return _CONSOLE
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    return -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0) or 0)
+
+
+def _progress(args: argparse.Namespace) -> AbstractContextManager[Progress]:
+    """Return the stage display of a command: none with ``-q``, else one line per stage."""
+    if getattr(args, "quiet", False):
+        return nullcontext(NO_PROGRESS)
+    return TerminalProgress(_console())
+
+
+def _read(args: argparse.Namespace, progress: Progress, data_dir: Path, prefixes: Any) -> Inputs:
+    with progress.stage("read", f"读取数据 {data_dir}") as st:
+        inputs = load_inputs(
+            data_dir,
+            townships=args.townships,
+            facilities=args.facilities,
+            counties=args.counties,
+            township_attributes=args.attributes,
+            roads=args.roads,
+            crs=args.crs,
+            tibetan_prefixes=prefixes,
+        )
+        st.detail = f"{len(inputs.townships):,} 个乡镇，{len(inputs.facilities):,} 个机构"
+    return inputs
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -137,45 +361,48 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         policy = Policy.from_dict(data)
     explicit = any([args.townships, args.facilities, args.counties, args.attributes])
     data_dir = args.data if (args.data or explicit) else bundled_sample()
-    if not args.data and not explicit:
-        logger.info("no data given: planning the bundled SYNTHETIC sample in %s", data_dir)
-    inputs = load_inputs(
-        data_dir,
-        townships=args.townships,
-        facilities=args.facilities,
-        counties=args.counties,
-        township_attributes=args.attributes,
-        roads=args.roads,
-        crs=args.crs,
-        tibetan_prefixes=policy.police.tibetan_prefixes,
-    )
-    types = [t.strip() for t in args.types.split(",")] if args.types else None
-    plan = make_plan(inputs, policy, types=types)
-    written = write_plan(plan, args.out, map_tiles=args.tiles)
+    with _progress(args) as progress:
+        inputs = _read(args, progress, data_dir, policy.police.tibetan_prefixes)
+        plan = make_plan(inputs, policy, types=args.types, progress=progress)
+        written = write_plan(plan, args.out, map_tiles=args.tiles, progress=progress)
     print(_summary(plan, args.out, written))
     return 0
 
 
+_OUTCOME_ZH = {"met": "符合", "exceptions": "有例外", "not_met": "未符合"}
+
+
 def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
-    lines = [
-        f"scenario: {plan.policy.name}" + ("  (SYNTHETIC sample data)" if plan.synthetic else "")
-    ]
+    """Return the plan in a few Chinese lines: per type, the rule checks, the files."""
+    badge = "（合成数据，仅供演示）" if plan.synthetic else ""
+    lines = [f"方案：{plan.policy.name}{badge}"]
     for t in plan.types:
         m, s = plan.metrics[t], plan.solver[t]
+        label = FACILITY_LABELS_ZH[t]
+        status = "已证明最优" if str(s.status) in ("optimal", "SolveStatus.OPTIMAL") else s.status
         lines.append(
-            f"{t}: {m.before.count} -> {m.after.count} ({m.reduction:.1%} fewer), "
-            f"{m.central} central, mean distance {m.before.mean_distance_km:.1f} -> "
-            f"{m.after.mean_distance_km:.1f} km; solver {s.status}, gap {s.gap:.4%}, {s.seconds:.1f} s"
+            f"  {label}：{m.before.count:,} → {m.after.count:,}（减少 {m.reduction:.1%}），"
+            f"中心{label} {m.central:,} 个，平均距离 {m.before.mean_distance_km:.1f} → "
+            f"{m.after.mean_distance_km:.1f} km；求解：{status}，差距 {s.gap:.2%}，{s.seconds:.0f} 秒"
         )
+    counts = plan.outcome_counts()
+    lines.append(
+        "规则检查："
+        + " · ".join(f"{_OUTCOME_ZH[k]} {n} 项" for k, n in counts.items())
+        + "（逐条见 plan.xlsx 的「规则检查」表）"
+    )
     for c in plan.checks:
-        mark = "PASS" if c.passed else "FAIL"
-        extra = (
-            f" ({len(c.exceptions)} exception(s) explained)" if c.exceptions and c.passed else ""
-        )
+        if c.status == "not_met":
+            rule = c.rule.split("/ ")[0].strip()
+            lines.append(
+                f"  [未符合] 第{c.clause}条 {FACILITY_LABELS_ZH.get(c.facility_type, '')}："
+                f"{rule}（目标 {c.target}，实际 {c.actual}）"
+            )
+    if counts.get("exceptions"):
         lines.append(
-            f"  [{mark}] clause {c.clause}: {c.rule.split(' / ')[-1]}: target {c.target}, actual {c.actual}{extra}"
+            f"  有例外的 {counts['exceptions']} 项，每个例外都列有理由（plan.xlsx、plan.json）"
         )
-    lines.append(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}")
+    lines.append(f"已写出 {len(written)} 个文件到 {out}：{'、'.join(p.name for p in written)}")
     return "\n".join(lines)
 
 
@@ -208,7 +435,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 tibetan_prefixes=key,
             )
         per.append(cache[key])
-    types = [t.strip() for t in args.types.split(",")] if args.types else None
+    types = args.types
     plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
     written = write_comparison(plans, args.out, map_tiles=args.tiles)
     table = compare_table(plans)
@@ -261,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 for bad data, policy or an infeasible scenario, 3 for a solver failure.
     """
     args = _parser().parse_args(argv)
-    _setup_logging(-1 if getattr(args, "quiet", False) else 0)
+    _setup_logging(_verbosity(args), _console())
     try:
         if args.command == "plan":
             return _cmd_plan(args)

@@ -397,7 +397,7 @@ def screen_blocks(
                 f"{spec.screen_rule}, but no {ctx.label} in a township outside the screen lies {where} "
                 f"of {', '.join(served)}"
             )
-        logger.info(
+        logger.debug(
             "county %s: %d township(s) have no eligible %s in reach; %d exception(s) needed",
             county,
             len(lonely),
@@ -596,7 +596,7 @@ def formulate(
         site_min_load=site_min,
         site_cost=None if spec.site_bonus is None else -spec.site_bonus[ctx.s_town],
     )
-    logger.info(
+    logger.debug(
         "%s model: %d townships, %d facilities, %d allowed pairs, %d closed by the screen%s",
         spec.type,
         len(clients),

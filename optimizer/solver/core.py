@@ -165,7 +165,7 @@ def _try_tree(
     if tree is None:
         return None, None
     if not tree.proven and not budget.expired():
-        logger.info(
+        logger.debug(
             "Lagrangian tree not closed after %d nodes (bound %.6g, plan %.6g); the MIP takes over",
             tree.nodes,
             tree.bound,
@@ -210,7 +210,7 @@ def _solve_blocks(
     if len(blocks) < 2:
         return None
     block_of_site, local, coupling = split_groups(prob, blocks)
-    logger.info(
+    logger.debug(
         "solving %d independent blocks; %d count bound(s) span blocks and are checked after",
         len(blocks),
         len(coupling),
@@ -244,7 +244,7 @@ def _solve_blocks(
             failed[b] = exc.problems
             continue
         if done % 20 == 0 or done == len(blocks):
-            logger.info("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
+            logger.debug("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
     if failed:
         bad = [(blocks[b][0], failed[b]) for b in sorted(failed)]
         err = InfeasibleError(
@@ -333,7 +333,7 @@ def _combine(
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))
         if n < g.min_open or (g.max_open is not None and n > g.max_open):
-            logger.info(
+            logger.debug(
                 "count bound %s is not met by the blocks' optima; solving as a whole", g.name
             )
             return None

@@ -87,7 +87,7 @@ def solve_tree(
         deadline=budget.fraction(0.6),
         improve=improve,
     )
-    logger.info(
+    logger.debug(
         "Lagrangian tree: %d nodes, root bound %.6g, plan %.6g, %s",
         tree.nodes,
         tree.root_bound,
