@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from optimizer.progress import Progress, Stage
 
@@ -39,10 +40,12 @@ class TerminalProgress(Progress):
     def __enter__(self) -> TerminalProgress:
         if self._live:
             self._bar = RichProgress(
-                SpinnerColumn(finished_text="[green]✓"),
+                SpinnerColumn(
+                    finished_text="[green]✓", table_column=Column(min_width=2, no_wrap=True)
+                ),
+                TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
                 TextColumn("{task.description}"),
                 TextColumn("[dim]{task.fields[detail]}"),
-                TimeElapsedColumn(),
                 console=self.console,
                 refresh_per_second=4,
             )
