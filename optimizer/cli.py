@@ -19,12 +19,13 @@ from typing import Any
 from rich.cells import cell_len
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
 
 from optimizer import __version__
 from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.outputs import write_plan
-from optimizer.paths import sample_dir
+from optimizer.paths import sample_dir, scenarios_dir
 from optimizer.pipeline import make_plan
 from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan
@@ -84,6 +85,10 @@ def _setup_logging(verbosity: int, console: Console | None = None) -> None:
         else logging.DEBUG
     )
     root.propagate = False
+
+
+def _baseline() -> Path:
+    return scenarios_dir() / "baseline.yaml"
 
 
 _TYPES_ZH = "、".join(f"{t}（{FACILITY_LABELS_ZH[t]}）" for t in FACILITY_TYPES)
@@ -250,7 +255,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario",
         type=Path,
         metavar="YAML",
-        help="方案文件，覆盖工作方案的默认值，如 scenarios/cut40.yaml（默认：工作方案原值）",
+        help="方案文件（YAML），如 scenarios/cut40.yaml（默认：随包的 scenarios/baseline.yaml，"
+        "即工作方案原值）",
     )
     g.add_argument(
         "--solver",
@@ -261,8 +267,8 @@ def _parser() -> argparse.ArgumentParser:
         "--time-limit",
         type=float,
         metavar="SECONDS",
-        help="整个规划的时间上限（秒），所有机构类型共用（默认：方案文件的 solver.time_limit，"
-        f"无方案文件时 {Policy().solver.time_limit:g} 秒）",
+        help="整个规划的时间上限（秒），所有机构类型共用（默认：方案文件的 solver.time_limit；"
+        f"scenarios/baseline.yaml 为 {load_scenario(_baseline()).solver.time_limit:g} 秒）",
     )
     _add_run_options(pl, out="out")
 
@@ -349,7 +355,7 @@ def _read(args: argparse.Namespace, progress: Progress, data_dir: Path, prefixes
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    policy = load_scenario(args.scenario) if args.scenario else Policy()
+    policy = load_scenario(args.scenario or _baseline())
     overrides: dict[str, object] = {}
     if args.solver:
         overrides["solver"] = args.solver
@@ -438,29 +444,72 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     types = args.types
     plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
     written = write_comparison(plans, args.out, map_tiles=args.tiles)
-    table = compare_table(plans)
-    short = {
-        "kept": "kept",
-        "reduction": "cut",
-        "mean_distance_km": "mean km",
-        "max_distance_km": "max km",
-        "changed_townships": "changed",
-    }
-    view = table[["scenario"]].copy()
-    for col in table.columns:
-        what, _, ftype = col.partition("__")
-        if what in short:
-            label = short[what] if len(plans[0].types) == 1 else f"{short[what]} {ftype}"
-            value = table[col].map("{:.1%}".format) if what == "reduction" else table[col]
-            view[label] = value.round(1) if "km" in what else value
-    for col in ("exceptions", "failed_checks", "solver_status"):
-        view[col] = table[col]
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.unicode.east_asian_width", True):
-        print(view.to_string(index=False))
-    print(f"wrote {len(written)} items to {args.out}: {', '.join(p.name for p in written)}")
+    _console_out().print(compare_view(compare_table(plans), list(plans[0].types)))
+    print(f"已写出 {len(written)} 项到 {args.out}：{'、'.join(p.name for p in written)}")
     return 0
+
+
+_COMPARE_ROWS = (
+    ("before", "调整前（个）", "{:,.0f}"),
+    ("kept", "保留（个）", "{:,.0f}"),
+    ("reduction", "压减比例", "{:.1%}"),
+    ("central", "中心所（个）", "{:,.0f}"),
+    ("mean_distance_km", "平均距离（km）", "{:.1f}"),
+    ("max_distance_km", "最远距离（km）", "{:.1f}"),
+    ("changed_townships", "管辖变化的乡镇", "{:,.0f}"),
+)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    try:
+        return fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def compare_view(table: Any, types: Sequence[str]) -> Table:
+    """Return the comparison as a terminal table: one column per scenario, under its own name.
+
+    Parameters
+    ----------
+    table
+        :func:`optimizer.scenarios.compare_table` of the plans.
+    types
+        Facility types compared.
+
+    Returns
+    -------
+    rich.table.Table
+        Rows per facility type (today, kept, cut, 中心所, distances, townships that change
+        facility), then exceptions, failed checks and the solver's status. Rich measures
+        Chinese text by its terminal width, so the columns line up and wrap to fit.
+    """
+    names = [str(n) for n in table["scenario"]]
+    view = Table(title="方案对比", title_justify="left", show_lines=False, pad_edge=False)
+    view.add_column("指标", no_wrap=True)
+    for n in names:
+        view.add_column(n, justify="right", overflow="fold")
+    for t in types:
+        view.add_section()
+        for key, label, fmt in _COMPARE_ROWS:
+            col = f"{key}__{t}"
+            if col in table:
+                view.add_row(
+                    f"{FACILITY_LABELS_ZH.get(t, t)} {label}",
+                    *(_cell(v, fmt) for v in table[col]),
+                )
+    view.add_section()
+    for col, label in (("exceptions", "例外（个）"), ("failed_checks", "未通过的检查")):
+        view.add_row(label, *(_cell(v, "{:,.0f}") for v in table[col]))
+    view.add_row("求解状态", *(str(v) for v in table["solver_status"]))
+    return view
+
+
+def _console_out() -> Console:
+    """Return a stdout console at most 100 cells wide (100 when stdout is not a terminal)."""
+    probe = Console()
+    width = min(100, probe.width) if probe.is_terminal else 100
+    return Console(width=width, highlight=False)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ import pytest
 from rich.cells import cell_len
 
 from optimizer.cli import _parser, main
-from optimizer.rules import Policy
+from optimizer.paths import scenarios_dir
+from optimizer.rules import load_scenario
 from optimizer.schema import FACILITY_TYPES
 
 COMMANDS = ("plan", "compare", "sample")
@@ -59,8 +60,9 @@ def test_types_choices_and_one_time_limit_default(capsys: pytest.CaptureFixture[
     flat = " ".join(text.split())
     for t in FACILITY_TYPES:
         assert t in flat
-    limit = f"{Policy().solver.time_limit:g} 秒"
-    assert flat.count(limit) == 1  # stated once, and it is the code's own default
+    baseline = load_scenario(scenarios_dir() / "baseline.yaml").solver.time_limit
+    limit = f"{baseline:g} 秒"
+    assert flat.count(limit) == 1  # stated once, and it is the default scenario's
     for scenario in ("scenarios/cut40.yaml", "scenarios/baseline.yaml", "--counties 511823"):
         assert scenario in text
 
@@ -71,3 +73,38 @@ def test_unknown_type_is_refused_with_the_choices(capsys: pytest.CaptureFixture[
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "prison" in err and "judicial_office" in err
+
+
+def test_compare_table_fits_100_columns_and_aligns_chinese() -> None:
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from optimizer.cli import compare_view
+
+    names = ["基准方案（压减35%）", "压减40%", "压减35%，30公里上限", "各县分别压减35%"]
+    row: dict[str, object] = {}
+    rows = []
+    for i, n in enumerate(names):
+        row = {"scenario": n}
+        for t in FACILITY_TYPES:
+            row |= {
+                f"before__{t}": 4564, f"kept__{t}": 2723 - i, f"reduction__{t}": 0.4034,
+                f"central__{t}": 301, f"mean_distance_km__{t}": 3.14159,
+                f"max_distance_km__{t}": 41.2, f"changed_townships__{t}": 1234,
+            }  # fmt: skip
+        row |= {"exceptions": 12, "failed_checks": 0, "solver_status": "optimal"}
+        rows.append(row)
+    buf = io.StringIO()
+    Console(file=buf, width=100, color_system=None).print(
+        compare_view(pd.DataFrame(rows), list(FACILITY_TYPES))
+    )
+    lines = buf.getvalue().splitlines()
+    assert max(cell_len(line) for line in lines) <= 100
+    flat = "".join(buf.getvalue().split())
+    for n in names:  # each scenario under its own name (perhaps folded over lines)
+        assert "".join(n.split()) in flat or all(part in flat for part in (n[:4], n[-3:]))
+    body = [line for line in lines if "保留（个）" in line]
+    assert len(body) == 3 and len({cell_len(line) for line in body}) == 1  # columns line up
+    assert "2,723" in buf.getvalue() and "40.3%" in buf.getvalue()
