@@ -376,6 +376,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 _OUTCOME_ZH = {"met": "符合", "exceptions": "有例外", "not_met": "未符合"}
+_STATUS_ZH = {
+    "optimal": "已证明最优",
+    "feasible": "可行解（时间内未证明最优）",
+    "no_solution": "无解",
+    "infeasible": "不可行",
+}
 
 
 def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
@@ -385,7 +391,7 @@ def _summary(plan: Plan, out: Path, written: Sequence[Path]) -> str:
     for t in plan.types:
         m, s = plan.metrics[t], plan.solver[t]
         label = FACILITY_LABELS_ZH[t]
-        status = "已证明最优" if str(s.status) in ("optimal", "SolveStatus.OPTIMAL") else s.status
+        status = _STATUS_ZH.get(getattr(s.status, "value", str(s.status)), str(s.status))
         lines.append(
             f"  {label}：{m.before.count:,} → {m.after.count:,}（减少 {m.reduction:.1%}），"
             f"中心{label} {m.central:,} 个，平均距离 {m.before.mean_distance_km:.1f} → "
