@@ -431,25 +431,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise PolicyError(problems, title="invalid scenario file(s)")
     explicit = any([args.townships, args.facilities, args.counties, args.attributes])
     data_dir = args.data if (args.data or explicit) else bundled_sample()
-    cache: dict[tuple[str, ...], object] = {}
+    cache: dict[tuple[str, ...], Inputs] = {}
     per = []
-    for pol in policies:  # scenarios may read the 涉藏地区 differently
-        key = pol.police.tibetan_prefixes
-        if key not in cache:
-            cache[key] = load_inputs(
-                data_dir,
-                townships=args.townships,
-                facilities=args.facilities,
-                counties=args.counties,
-                township_attributes=args.attributes,
-                roads=args.roads,
-                crs=args.crs,
-                tibetan_prefixes=key,
-            )
-        per.append(cache[key])
-    types = args.types
-    plans = run_scenarios(per, policies, workers=args.workers, types=types)  # type: ignore[arg-type]
-    written = write_comparison(plans, args.out, map_tiles=args.tiles)
+    with _progress(args) as progress:
+        for pol in policies:  # scenarios may read the 涉藏地区 differently
+            key = pol.police.tibetan_prefixes
+            if key not in cache:
+                cache[key] = _read(args, progress, data_dir, key)
+            per.append(cache[key])
+        names = "、".join(p.name for p in policies)
+        with progress.stage("scenarios", f"求解 {len(policies)} 个方案：{names}"):
+            plans = run_scenarios(per, policies, workers=args.workers, types=args.types)
+        with progress.stage("write:comparison", "写出 对比表、图表、compare.html 和各方案文件"):
+            written = write_comparison(plans, args.out, map_tiles=args.tiles)
     _console_out().print(compare_view(compare_table(plans), list(plans[0].types)))
     print(f"已写出 {len(written)} 项到 {args.out}：{'、'.join(p.name for p in written)}")
     return 0
