@@ -107,8 +107,12 @@ def _chromium() -> str:
     raise SystemExit("chromium is not installed (apt-get install chromium)")
 
 
-def _draw(exe: str, page: Path, png: Path, budget_ms: int) -> float:
-    """Return the wall time of a headless Chromium that opens ``page`` and screenshots it."""
+def _draw(exe: str, page: Path, png: Path, budget_ms: int, timeout_s: float) -> float:
+    """Return the wall time of a headless Chromium that opens ``page`` and screenshots it.
+
+    A browser still busy after ``timeout_s`` is stopped and counted as ``timeout_s`` (so the
+    ratio errs in the old map's favour).
+    """
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as profile:
         cmd = [
             exe,
@@ -130,7 +134,11 @@ def _draw(exe: str, page: Path, png: Path, budget_ms: int) -> float:
             page.resolve().as_uri(),
         ]
         t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=False, timeout=600)
+        try:
+            subprocess.run(cmd, capture_output=True, check=False, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            print(f"  {page.name}: still drawing after {timeout_s:.0f} s, stopped")
+            return timeout_s
         return time.perf_counter() - t0
 
 
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="writes and draws per map (3)")
     ap.add_argument("--budget-ms", type=int, default=5000, help="virtual time per draw (5000)")
     ap.add_argument("--out", type=Path, help="keep the maps and screenshots in this folder")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per draw at most (300)")
     args = ap.parse_args(argv)
 
     load0 = os.getloadavg()
@@ -166,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     draws: dict[str, list[float]] = {"empty": [], "old": [], "new": []}
     for _ in range(args.rounds):
         for name, page in (("empty", empty), ("old", pages["old"]), ("new", pages["new"])):
-            draws[name].append(_draw(exe, page, out / f"{name}.png", args.budget_ms))
+            draws[name].append(_draw(exe, page, out / f"{name}.png", args.budget_ms, args.timeout))
     base = statistics.median(draws["empty"])
     draw = {k: max(statistics.median(draws[k]) - base, 0.0) for k in pages}
     size = {k: p.stat().st_size / 1e6 for k, p in pages.items()}
