@@ -192,7 +192,7 @@ def test_cli_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     )
     assert code == 0
     printed = capsys.readouterr().out
-    assert "各县分别压减35%" in printed and "kept" in printed
+    assert "各县分别压减35%" in printed and "派出所 保留（个）" in printed
     assert all((out / f).is_file() for f in FILES)
 
 

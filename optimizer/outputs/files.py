@@ -29,6 +29,7 @@ from typing import Any
 from optimizer.errors import OutputError
 from optimizer.outputs import maps, tables
 from optimizer.outputs.plan_json import plan_json_text
+from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report.plan import Plan
 from optimizer.schema import FACILITY_LABELS_ZH
 
@@ -328,6 +329,7 @@ def write_plan(
     *,
     map_tiles: str | None = None,
     inputs: Iterable[str | Path] = (),
+    progress: Progress = NO_PROGRESS,
 ) -> list[Path]:
     """Write every output file of ``plan`` into ``out_dir``, all or nothing.
 
@@ -345,6 +347,8 @@ def write_plan(
         Optional tile URL template of an office tile server for the map.
     inputs
         Further input paths to protect (scenario files).
+    progress
+        Told of each file (or group of files) being written; default: silent.
 
     Returns
     -------
@@ -360,26 +364,32 @@ def write_plan(
     out = Path(out_dir)
     protect = [*plan.sources.values(), *inputs]
     with staged_output(out, PLAN_FILES, inputs=protect) as tmp:
-        names = _write_all(plan, tmp, map_tiles=map_tiles)
+        names = _write_all(plan, tmp, map_tiles=map_tiles, progress=progress)
     return [out / name for name in names]
 
 
-def _write_all(plan: Plan, d: Path, *, map_tiles: str | None) -> list[str]:
+def _write_all(plan: Plan, d: Path, *, map_tiles: str | None, progress: Progress) -> list[str]:
     """Write each file into the folder ``d``; return their names in writing order."""
-    (d / "plan.json").write_text(plan_json_text(plan), encoding="utf-8")
+    n_towns, n_fac = len(plan.townships), len(plan.facilities)
+    with progress.stage("write:plan.json", "写出 plan.json"):
+        (d / "plan.json").write_text(plan_json_text(plan), encoding="utf-8")
     names = ["plan.json"]
-    names += tables.write_tables(plan, d)
-    names += tables.write_jurisdictions(plan, d)
+    with progress.stage("write:tables", "写出 表格（facilities.csv、townships.csv、plan.xlsx）"):
+        names += tables.write_tables(plan, d)
+    with progress.stage("write:jurisdictions", "写出 辖区图层 jurisdictions.gpkg"):
+        names += tables.write_jurisdictions(plan, d)
     label = "、".join(FACILITY_LABELS_ZH[t] for t in plan.types)
     title = f"{label}布局方案：{plan.policy.name}"
-    m = maps.plan_map(
-        plan.townships,
-        plan.facilities,
-        title=title,
-        facility_types=list(plan.types),
-        tiles=map_tiles,
-        synthetic=plan.synthetic,
-    )
-    maps.save_map(m, d / "map.html")
+    with progress.stage("write:map", f"写出 地图 map.html（{n_towns:,} 个乡镇，{n_fac:,} 个机构）"):
+        m = maps.plan_map(
+            plan.townships,
+            plan.facilities,
+            title=title,
+            facility_types=list(plan.types),
+            tiles=map_tiles,
+            synthetic=plan.synthetic,
+            checks=plan.outcome_counts(),
+        )
+        maps.save_map(m, d / "map.html")
     names.append("map.html")
     return names

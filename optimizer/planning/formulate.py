@@ -400,7 +400,7 @@ def screen_blocks(
                 f"低于撤并门槛，但{'、'.join(served)}{where}没有门槛以上乡镇的{ctx.label}可以管辖，"
                 "需保留本所（按最少保留数求解）"
             )
-        logger.info(
+        logger.debug(
             "county %s: %d township(s) have no eligible %s in reach; %d exception(s) needed",
             county,
             len(lonely),
@@ -736,7 +736,7 @@ def formulate(
         site_min_load=site_min,
         site_cost=None if spec.site_bonus is None else -spec.site_bonus[ctx.s_town],
     )
-    logger.info(
+    logger.debug(
         "%s model: %d townships, %d facilities, %d allowed pairs, %d closed by the screen%s",
         spec.type,
         len(clients),

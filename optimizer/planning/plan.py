@@ -86,7 +86,7 @@ def plan_types(
     type_plans: list[TypePlan] = []
     station_towns: set[str] = set()
     for t in chosen:
-        logger.info("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
+        logger.debug("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
         with budget.stage(t):
             spec = rules_for(t, inputs, g, policy)
             if t != POLICE and policy.colocation_bonus_km > 0 and station_towns:

@@ -235,7 +235,7 @@ def _try_tree(
         no_site_cost = prob.site_cost is None or not np.any(prob.site_cost)
         if no_site_cost and np.isfinite(costs).all():
             return None, _dense_mip(prob, opts, budget, tree, costs)
-        logger.info(
+        logger.debug(
             "Lagrangian tree not closed after %d nodes (bound %.6g, plan %.6g); the MIP takes over",
             tree.nodes,
             tree.bound,
@@ -342,7 +342,7 @@ def _solve_blocks(
     if len(blocks) < 2:
         return None
     block_of_site, local, coupling = split_groups(prob, blocks)
-    logger.info(
+    logger.debug(
         "solving %d independent blocks; %d count bound(s) span blocks and are checked after",
         len(blocks),
         len(coupling),
@@ -376,7 +376,7 @@ def _solve_blocks(
             failed[b] = exc.problems
             continue
         if done % 20 == 0 or done == len(blocks):
-            logger.info("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
+            logger.debug("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
     if failed:
         bad = [(blocks[b][0], failed[b]) for b in sorted(failed)]
         err = InfeasibleError(
@@ -465,7 +465,7 @@ def _combine(
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))
         if n < g.min_open or (g.max_open is not None and n > g.max_open):
-            logger.info(
+            logger.debug(
                 "count bound %s is not met by the blocks' optima; solving as a whole", g.name
             )
             return None

@@ -307,7 +307,7 @@ def branch_and_bound(
         nodes += 1
         if time.monotonic() >= next_report:
             next_report += _PROGRESS_SECONDS
-            logger.info(
+            logger.debug(
                 "Lagrangian tree: %d nodes searched, %d open, best plan %.6g, root bound %.6g",
                 nodes,
                 len(stack),

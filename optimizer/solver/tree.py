@@ -101,7 +101,7 @@ def solve_tree(
         improve=improve,
         **({} if root_iterations is None else {"root_iterations": root_iterations}),
     )
-    logger.info(
+    logger.debug(
         "Lagrangian tree: %d nodes, root bound %.6g, plan %.6g, %s",
         tree.nodes,
         tree.root_bound,
