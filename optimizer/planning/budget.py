@@ -1,9 +1,17 @@
-"""One time budget for a whole planning call, and the seconds each stage spent."""
+"""One time budget for a whole planning call, a fair share of it for each facility type.
+
+The run's ``solver.time_limit`` is one deadline. Facility types are planned one after another;
+each gets a share of what remains when it starts (:meth:`TimeBudget.fair_share`): half an
+equal share among the types still to plan, half in proportion to its number of facilities.
+Time a type leaves unused goes to the types after it, and a type that overruns its share (a
+slow machine) cannot take the later types' time, since each share is a deadline of its own.
+"""
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 __all__ = ["TimeBudget"]
@@ -13,8 +21,9 @@ class TimeBudget:
     """A wall-clock deadline shared by every solve of a planning call.
 
     Every facility type, every waive-and-resolve round and every cover problem draws on the same
-    deadline: each solver call gets what remains, but at least ``floor`` seconds so that a call
-    started at the deadline can still return a feasible plan (with its gap) instead of none.
+    deadline: each solver call gets what remains of the current type's share (see
+    :meth:`allot`), but at least ``floor`` seconds so that a call started at the deadline can
+    still return a feasible plan (with its gap) instead of none.
 
     Parameters
     ----------
@@ -30,6 +39,12 @@ class TimeBudget:
         self._start = time.monotonic()
         self.stage_seconds: dict[str, float] = {}
         self.solving_seconds = 0.0
+        #: Seconds allotted to each facility type when it started.
+        self.shares: dict[str, float] = {}
+        #: Seconds of the budget spent before each facility type started.
+        self.share_began: dict[str, float] = {}
+        self._share_end: float | None = None
+        self._share_start = self._start
 
     def __repr__(self) -> str:
         return f"TimeBudget({self.elapsed():.1f} of {self.seconds:g} s used)"
@@ -38,9 +53,82 @@ class TimeBudget:
         """Return the seconds since the budget started."""
         return time.monotonic() - self._start
 
+    def left(self) -> float:
+        """Return the seconds left of the whole budget (never negative)."""
+        return max(0.0, self.seconds - self.elapsed())
+
     def remaining(self) -> float:
-        """Return the seconds a solver call may take now: what is left, at least ``floor``."""
-        return max(self.floor, self.seconds - self.elapsed())
+        """Return the seconds a solver call may take now, at least ``floor``.
+
+        Inside :meth:`allot`, what is left of the current share; otherwise what is left of
+        the whole budget.
+        """
+        left = self.seconds - self.elapsed()
+        if self._share_end is not None:
+            left = min(left, self._share_end - time.monotonic())
+        return max(self.floor, left)
+
+    def fair_share(self, weight: float, weights_to_come: Sequence[float]) -> float:
+        """Return the seconds the next facility type gets of what is left.
+
+        Half an equal share among the types still to plan, half in proportion to the type's
+        size, at least ``floor``; the last type gets all that is left.
+
+        Parameters
+        ----------
+        weight
+            Size of the type starting now (its number of facilities).
+        weights_to_come
+            Sizes of the types planned after it.
+
+        Returns
+        -------
+        float
+            Seconds for the type.
+        """
+        left = self.left()
+        n = 1 + len(weights_to_come)
+        total = weight + float(sum(weights_to_come))
+        part = 1.0 / n if total <= 0 else 0.5 / n + 0.5 * weight / total
+        return max(self.floor, left * min(1.0, part))
+
+    @contextmanager
+    def allot(self, name: str, seconds: float) -> Iterator[None]:
+        """Make ``seconds`` from now the deadline of every solver call in the ``with`` block."""
+        self.shares[name] = round(seconds, 3)
+        self.share_began[name] = round(self.elapsed(), 3)
+        self._share_start = time.monotonic()
+        self._share_end = self._share_start + seconds
+        try:
+            yield
+        finally:
+            self._share_end = None
+
+    def share_used_up(self, name: str) -> bool:
+        """Return whether the share of ``name`` (the current or last one) has run out."""
+        share = self.shares.get(name)
+        spent = time.monotonic() - self._share_start
+        return share is not None and spent >= 0.95 * share
+
+    def suggested_limit(self, share: float) -> int:
+        """Return a ``time_limit`` that would give a type with ``share`` seconds at least 3× as much.
+
+        A type's share grows in proportion to the run's limit; the suggestion gives it three
+        times its share, at least 30 s, rounded up to ten seconds.
+
+        Parameters
+        ----------
+        share
+            Seconds the type had.
+
+        Returns
+        -------
+        int
+            Seconds for ``--time-limit`` / ``solver.time_limit``.
+        """
+        want = max(30.0, 3.0 * share)
+        scale = want / max(share, 1e-3)
+        return int(10 * math.ceil(max(self.seconds, 1.0) * scale / 10))
 
     @property
     def expired(self) -> bool:

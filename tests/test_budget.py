@@ -1,0 +1,134 @@
+"""One time budget per run: a slow first facility type still leaves every later type a share.
+
+The clock is faked, so nothing here depends on how loaded the machine is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import optimizer.planning.budget as budget_mod
+import optimizer.planning.plan as plan_mod
+from optimizer.cli import bundled_sample
+from optimizer.errors import SolverError
+from optimizer.inputs.reading import Inputs, load_inputs
+from optimizer.planning.budget import TimeBudget
+from optimizer.rules.policy import Policy
+from optimizer.schema import COURT, JUDICIAL, POLICE
+
+
+class Clock:
+    """A fake ``time`` module whose ``monotonic`` only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(budget_mod, "time", c)
+    return c
+
+
+@lru_cache(maxsize=1)
+def _sample() -> Inputs:
+    return load_inputs(bundled_sample())
+
+
+def _fake_plan(t: str) -> Any:
+    cols = {"decision": pd.Series(dtype=str), "township_code": pd.Series(dtype=str)}
+    return SimpleNamespace(type=t, facilities=pd.DataFrame(cols))
+
+
+def test_a_first_type_that_overruns_leaves_the_later_types_their_share(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, float] = {}
+
+    def slow_police(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+        seen[spec.type] = budget.remaining()
+        if spec.type == POLICE:
+            clock.now += 10_000  # the police solve overruns the whole run's budget
+        else:
+            clock.now += budget.remaining()  # each later type uses all it is given
+        return _fake_plan(spec.type)
+
+    monkeypatch.setattr(plan_mod, "_plan_type", slow_police)
+    budget = TimeBudget(60.0)
+    plan_mod.plan_types(_sample(), Policy(), budget=budget)
+    # police got its share only, not the whole minute
+    assert seen[POLICE] < 40
+    # the overrun ate the rest of the minute, yet the later types are not given nothing
+    assert seen[JUDICIAL] >= budget.floor and seen[COURT] >= budget.floor
+    assert list(budget.shares) == [POLICE, JUDICIAL, COURT]
+
+
+def test_a_type_that_leaves_time_unused_passes_it_on(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, float] = {}
+
+    def quick(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+        seen[spec.type] = budget.remaining()
+        clock.now += 1.0
+        return _fake_plan(spec.type)
+
+    monkeypatch.setattr(plan_mod, "_plan_type", quick)
+    plan_mod.plan_types(_sample(), Policy(), budget=TimeBudget(90.0))
+    # each type is held to its share of what is left, and the last one gets all that is left
+    assert seen[POLICE] < seen[JUDICIAL] + seen[COURT]
+    assert seen[COURT] == pytest.approx(90.0 - 2.0)
+
+
+def test_fair_share_gives_every_remaining_type_part_of_what_is_left(clock: Clock) -> None:
+    b = TimeBudget(100.0)
+    first = b.fair_share(4500, [4500, 1000])
+    # half of an equal third plus half of 45 %: about 39 s of 100
+    assert 35 < first < 45
+    clock.now += 99.5
+    # half a second left: the floor still lets a solver return a feasible plan
+    assert b.fair_share(1000, []) == b.floor
+    clock.now -= 99.5
+    assert b.fair_share(1000, []) == pytest.approx(100.0)
+
+
+def test_a_type_without_a_plan_in_its_share_says_so_in_planner_words(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def courts_time_out(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+        clock.now += budget.remaining()
+        if spec.type == COURT:
+            raise SolverError("highs found no feasible plan within 0.0 s; raise the time limit")
+        return _fake_plan(spec.type)
+
+    monkeypatch.setattr(plan_mod, "_plan_type", courts_time_out)
+    budget = TimeBudget(60.0)
+    with pytest.raises(SolverError) as err:
+        plan_mod.plan_types(_sample(), Policy(), budget=budget)
+    msg = str(err.value)
+    share = budget.shares[COURT]
+    assert msg.startswith("人民法庭 (court): no feasible plan was found in this type's share")
+    assert f"{share:.1f} s of the run's 60 s" in msg
+    suggested = budget.suggested_limit(share)
+    assert f"Raise --time-limit (solver.time_limit) to {suggested}" in msg
+    assert suggested > 60 and suggested % 10 == 0
+
+
+def test_a_solver_failure_that_is_not_the_deadline_names_the_type(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+        raise SolverError("HiGHS returned an error status")
+
+    monkeypatch.setattr(plan_mod, "_plan_type", fails)
+    with pytest.raises(SolverError, match=r"^派出所 \(police_station\): HiGHS returned"):
+        plan_mod.plan_types(_sample(), Policy(), budget=TimeBudget(60.0))
