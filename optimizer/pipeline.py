@@ -16,6 +16,7 @@ from optimizer.planning.budget import TimeBudget
 from optimizer.report import Plan, build_plan
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
+from optimizer.rules.overrides import apply_township_overrides
 
 __all__ = ["make_plan"]
 
@@ -50,12 +51,14 @@ def make_plan(
     InfeasibleError
         When the rules cannot hold together; the message names the townships and numbers.
     PolicyError
-        When a selected type is unknown.
+        When a selected type is unknown, or a township override names a code or id the data
+        does not have.
     DataError
         When a selected type has no facilities in the data.
     """
     policy = policy or Policy()
     budget = TimeBudget(policy.solver.time_limit)
+    inputs = apply_township_overrides(inputs, policy)
     type_plans, notes, geography = plan_types(inputs, policy, types=types, budget=budget)
     with budget.stage("report"):
         plan = build_plan(
