@@ -49,20 +49,30 @@ def _fake_plan(t: str) -> Any:
     return SimpleNamespace(type=t, facilities=pd.DataFrame(cols))
 
 
+def _fake_types(monkeypatch: pytest.MonkeyPatch, solve: Any) -> None:
+    """Replace the formulation, the solve and the decoding by fakes; ``solve(t, budget)``."""
+
+    def formulate(inputs: Any, g: Any, spec: Any, travel: Any, budget: TimeBudget) -> Any:
+        return SimpleNamespace(type=spec.type)
+
+    monkeypatch.setattr(plan_mod, "formulate", formulate)
+    monkeypatch.setattr(plan_mod, "_solve_waiving", lambda f, s, b: solve(f.type, b) or f.type)
+    monkeypatch.setattr(plan_mod, "decode", lambda f, res, travel: _fake_plan(f.type))
+
+
 def test_a_first_type_that_overruns_leaves_the_later_types_their_share(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, float] = {}
 
-    def slow_police(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
-        seen[spec.type] = budget.remaining()
-        if spec.type == POLICE:
+    def slow_police(t: str, budget: TimeBudget) -> None:
+        seen[t] = budget.remaining()
+        if t == POLICE:
             clock.now += 10_000  # the police solve overruns the whole run's budget
         else:
             clock.now += budget.remaining()  # each later type uses all it is given
-        return _fake_plan(spec.type)
 
-    monkeypatch.setattr(plan_mod, "_plan_type", slow_police)
+    _fake_types(monkeypatch, slow_police)
     budget = TimeBudget(60.0)
     plan_mod.plan_types(_sample(), Policy(), budget=budget)
     # police got its share only, not the whole minute
@@ -77,16 +87,43 @@ def test_a_type_that_leaves_time_unused_passes_it_on(
 ) -> None:
     seen: dict[str, float] = {}
 
-    def quick(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
-        seen[spec.type] = budget.remaining()
+    def quick(t: str, budget: TimeBudget) -> None:
+        seen[t] = budget.remaining()
         clock.now += 1.0
-        return _fake_plan(spec.type)
 
-    monkeypatch.setattr(plan_mod, "_plan_type", quick)
+    _fake_types(monkeypatch, quick)
     plan_mod.plan_types(_sample(), Policy(), budget=TimeBudget(90.0))
     # each type is held to its share of what is left, and the last one gets all that is left
     assert seen[POLICE] < seen[JUDICIAL] + seen[COURT]
     assert seen[COURT] == pytest.approx(90.0 - 2.0)
+
+
+def test_the_shared_geography_built_by_the_first_type_is_not_charged_to_its_share(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, float] = {}
+
+    def uses_all(t: str, budget: TimeBudget) -> None:
+        seen[t] = budget.remaining()
+        clock.now += budget.remaining()
+
+    # the first formulation spends 30 of 60 s (travel times, adjacency), the others nothing
+    first = {"done": False}
+
+    def formulate(inputs: Any, g: Any, spec: Any, travel: Any, budget: TimeBudget) -> Any:
+        if not first["done"]:
+            clock.now += 30.0
+            first["done"] = True
+        return SimpleNamespace(type=spec.type)
+
+    _fake_types(monkeypatch, uses_all)
+    monkeypatch.setattr(plan_mod, "formulate", formulate)
+    budget = TimeBudget(60.0)
+    plan_mod.plan_types(_sample(), Policy(), budget=budget)
+    # police's share is taken of the 30 s left after the formulation, and police gets it all
+    assert seen[POLICE] == pytest.approx(budget.shares[POLICE])
+    assert budget.share_began[POLICE] >= 30.0
+    assert seen[POLICE] > budget.floor and seen[JUDICIAL] > budget.floor
 
 
 def test_fair_share_gives_every_remaining_type_part_of_what_is_left(clock: Clock) -> None:
@@ -104,13 +141,12 @@ def test_fair_share_gives_every_remaining_type_part_of_what_is_left(clock: Clock
 def test_a_type_without_a_plan_in_its_share_says_so_in_planner_words(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def courts_time_out(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+    def courts_time_out(t: str, budget: TimeBudget) -> None:
         clock.now += budget.remaining()
-        if spec.type == COURT:
+        if t == COURT:
             raise SolverError("highs found no feasible plan within 0.0 s; raise the time limit")
-        return _fake_plan(spec.type)
 
-    monkeypatch.setattr(plan_mod, "_plan_type", courts_time_out)
+    _fake_types(monkeypatch, courts_time_out)
     budget = TimeBudget(60.0)
     with pytest.raises(SolverError) as err:
         plan_mod.plan_types(_sample(), Policy(), budget=budget)
@@ -126,9 +162,9 @@ def test_a_type_without_a_plan_in_its_share_says_so_in_planner_words(
 def test_a_solver_failure_that_is_not_the_deadline_names_the_type(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fails(inputs: Any, g: Any, spec: Any, policy: Any, budget: TimeBudget) -> Any:
+    def fails(t: str, budget: TimeBudget) -> None:
         raise SolverError("HiGHS returned an error status")
 
-    monkeypatch.setattr(plan_mod, "_plan_type", fails)
+    _fake_types(monkeypatch, fails)
     with pytest.raises(SolverError, match=r"^派出所 \(police_station\): HiGHS returned"):
         plan_mod.plan_types(_sample(), Policy(), budget=TimeBudget(60.0))

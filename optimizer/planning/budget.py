@@ -1,8 +1,10 @@
 """One time budget for a whole planning call, a fair share of it for each facility type.
 
 The run's ``solver.time_limit`` is one deadline. Facility types are planned one after another;
-each gets a share of what remains when it starts (:meth:`TimeBudget.fair_share`): half an
-equal share among the types still to plan, half in proportion to its number of facilities.
+each type's solve gets a share of what remains when it starts (:meth:`TimeBudget.fair_share`):
+half an equal share among the types still to plan, half in proportion to its number of
+facilities. The formulation before it (with the travel times and the adjacency the first type
+builds for all) draws on the whole budget, not on the type's share.
 Time a type leaves unused goes to the types after it, and a type that overruns its share (a
 slow machine) cannot take the later types' time, since each share is a deadline of its own.
 """

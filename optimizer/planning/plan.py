@@ -87,23 +87,23 @@ def plan_types(
     station_towns: set[str] = set()
     sizes = [float((inputs.facilities["type"] == t).sum()) for t in chosen]
     for k, t in enumerate(chosen):
-        share = budget.fair_share(sizes[k], sizes[k + 1 :])
-        logger.info(
-            "planning %s (%s), %.1f s of the %.1f s left ...",
-            t,
-            FACILITY_LABELS_ZH[t],
-            share,
-            budget.left(),
-        )
-        with budget.stage(t), budget.allot(t, share):
+        logger.info("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
+        with budget.stage(t):
             spec = rules_for(t, inputs, g, policy)
             if t != POLICE and policy.colocation_bonus_km > 0 and station_towns:
                 host = tw["code"].isin(station_towns).to_numpy()
                 spec.site_bonus = np.where(host, policy.colocation_bonus_km * spec.weights, 0.0)
-            try:
-                tp = _plan_type(inputs, g, spec, policy, budget)
-            except SolverError as exc:
-                raise _out_of_time(t, exc, budget) from exc
+            # the formulation (and the travel times and adjacency it builds once for every
+            # type) draws on the whole budget; the share starts with the solve
+            f = formulate(inputs, g, spec, policy.travel, budget)
+            share = budget.fair_share(sizes[k], sizes[k + 1 :])
+            logger.info("%s: solving in %.1f s of the %.1f s left", t, share, budget.left())
+            with budget.allot(t, share):
+                try:
+                    res = _solve_waiving(f, policy.solver, budget)
+                except SolverError as exc:
+                    raise _out_of_time(t, exc, budget) from exc
+            tp = decode(f, res, policy.travel)
         notes += spec.notes
         if t == POLICE:
             kept = tp.facilities[tp.facilities["decision"] == "keep"]
@@ -119,7 +119,11 @@ def _out_of_time(t: str, exc: SolverError, budget: TimeBudget) -> SolverError:
         return SolverError(f"{label}: {exc}")
     share = budget.shares[t]
     earlier = budget.share_began.get(t, 0.0)
-    used = f"; the steps before it used {earlier:.1f} s" if earlier > 0 else ""
+    used = (
+        f"; reading, geography, formulation and the earlier types used {earlier:.1f} s before it"
+        if earlier > 0
+        else ""
+    )
     return SolverError(
         f"{label}: no feasible plan was found in this type's share of the time budget, "
         f"{share:.1f} s of the run's {budget.seconds:g} s{used}. Raise --time-limit "
@@ -152,19 +156,6 @@ def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str
     if skipped:
         notes.append(f"not planned in this run: {', '.join(skipped)}")
     return chosen, notes
-
-
-def _plan_type(
-    inputs: Inputs,
-    g: Geography,
-    spec: TypeRules,
-    policy: Policy,
-    budget: TimeBudget,
-) -> TypePlan:
-    """Formulate, solve (waiving the caseload floor where it cannot hold) and decode one type."""
-    f = formulate(inputs, g, spec, policy.travel, budget)
-    res = _solve_waiving(f, policy.solver, budget)
-    return decode(f, res, policy.travel)
 
 
 def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) -> LocationResult:
