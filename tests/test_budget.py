@@ -75,8 +75,8 @@ def test_a_first_type_that_overruns_leaves_the_later_types_their_share(
     _fake_types(monkeypatch, slow_police)
     budget = TimeBudget(60.0)
     plan_mod.plan_types(_sample(), Policy(), budget=budget)
-    # police got its share only, not the whole minute
-    assert seen[POLICE] < 40
+    # police got its share only, not the whole minute: the later types' reserves stay
+    assert seen[POLICE] < 45
     # the overrun ate the rest of the minute, yet the later types are not given nothing
     assert seen[JUDICIAL] >= budget.floor and seen[COURT] >= budget.floor
     assert list(budget.shares) == [POLICE, JUDICIAL, COURT]
@@ -121,7 +121,7 @@ def test_the_shared_geography_built_by_the_first_type_is_not_charged_to_its_shar
     budget = TimeBudget(60.0)
     plan_mod.plan_types(_sample(), Policy(), budget=budget)
     # police's share is taken of the 30 s left after the formulation, and police gets it all
-    assert seen[POLICE] == pytest.approx(budget.shares[POLICE])
+    assert seen[POLICE] == pytest.approx(budget.shares[POLICE], abs=1e-3)
     assert budget.share_began[POLICE] >= 30.0
     assert seen[POLICE] > budget.floor and seen[JUDICIAL] > budget.floor
 
@@ -129,8 +129,10 @@ def test_the_shared_geography_built_by_the_first_type_is_not_charged_to_its_shar
 def test_fair_share_gives_every_remaining_type_part_of_what_is_left(clock: Clock) -> None:
     b = TimeBudget(100.0)
     first = b.fair_share(4500, [4500, 1000])
-    # half of an equal third plus half of 45 %: about 39 s of 100
-    assert 35 < first < 45
+    # reserves: offices half of (1/6 + 45 %/2), courts half of (1/6 + 10 %/2): about 30 s of 100
+    assert 65 < first < 75
+    # with nothing used, the next type is sure of its reserve and more
+    assert b.fair_share(4500, [1000]) > 100 - first
     clock.now += 99.5
     # half a second left: the floor still lets a solver return a feasible plan
     assert b.fair_share(1000, []) == b.floor

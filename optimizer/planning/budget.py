@@ -1,12 +1,13 @@
 """One time budget for a whole planning call, a fair share of it for each facility type.
 
 The run's ``solver.time_limit`` is one deadline. Facility types are planned one after another;
-each type's solve gets a share of what remains when it starts (:meth:`TimeBudget.fair_share`):
-half an equal share among the types still to plan, half in proportion to its number of
-facilities. The formulation before it (with the travel times and the adjacency the first type
-builds for all) draws on the whole budget, not on the type's share.
-Time a type leaves unused goes to the types after it, and a type that overruns its share (a
-slow machine) cannot take the later types' time, since each share is a deadline of its own.
+each type's solve gets what remains when it starts less a reserve for every type still to come
+(:meth:`TimeBudget.fair_share`: half of each later type's fair part, which is half an equal
+share, half in proportion to its number of facilities). The formulation before it (with the
+travel times and the adjacency the first type builds for all) draws on the whole budget, not
+on the type's share. Time a type leaves unused goes to the types after it, and a type that
+overruns its share (a slow machine) cannot take the later types' reserve, since each share is a
+deadline of its own.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class TimeBudget:
     def fair_share(self, weight: float, weights_to_come: Sequence[float]) -> float:
         """Return the seconds the next facility type gets of what is left.
 
-        Half an equal share among the types still to plan, half in proportion to the type's
-        size, at least ``floor``; the last type gets all that is left.
+        What is left, less a reserve for each type still to come: half of that type's fair
+        part of what is left now (its fair part: half an equal share, half in proportion to
+        its size). The type starting now may so use most of the time, yet every later type is
+        sure of its reserve, and gets more when the types before it finish early. At least
+        ``floor``; the last type gets all that is left.
 
         Parameters
         ----------
@@ -91,8 +95,10 @@ class TimeBudget:
         left = self.left()
         n = 1 + len(weights_to_come)
         total = weight + float(sum(weights_to_come))
-        part = 1.0 / n if total <= 0 else 0.5 / n + 0.5 * weight / total
-        return max(self.floor, left * min(1.0, part))
+        reserve = sum(
+            0.5 * (1.0 / n if total <= 0 else 0.5 / n + 0.5 * w / total) for w in weights_to_come
+        )
+        return max(self.floor, left * (1.0 - reserve))
 
     @contextmanager
     def allot(self, name: str, seconds: float) -> Iterator[None]:
