@@ -140,6 +140,17 @@ def test_fair_share_gives_every_remaining_type_part_of_what_is_left(clock: Clock
     assert b.fair_share(1000, []) == pytest.approx(100.0)
 
 
+def test_a_later_types_reserve_survives_the_formulations_before_it(clock: Clock) -> None:
+    b = TimeBudget(100.0)
+    police = b.fair_share(4500, [4500, 1000])
+    reserve = 100.0 - police
+    clock.now += police  # police uses its share
+    clock.now += 0.5 * reserve * 0.3  # the office formulation eats into the reserves
+    offices = b.fair_share(4500, [1000])
+    # the courts' reserve, promised in seconds, is still whole: half of (1/6 + 10 %/2) of 100
+    assert b.left() - offices == pytest.approx(0.5 * (0.5 / 3 + 0.5 * 1000 / 10000) * 100)
+
+
 def test_a_type_without_a_plan_in_its_share_says_so_in_planner_words(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,7 +167,7 @@ def test_a_type_without_a_plan_in_its_share_says_so_in_planner_words(
     share = budget.shares[COURT]
     assert msg.startswith("人民法庭 (court): no feasible plan was found in this type's share")
     assert f"{share:.1f} s of the run's 60 s" in msg
-    suggested = budget.suggested_limit(share)
+    suggested = budget.suggested_limit(COURT)
     assert f"Raise --time-limit (solver.time_limit) to {suggested}" in msg
     assert suggested > 60 and suggested % 10 == 0
 

@@ -47,6 +47,7 @@ class TimeBudget:
         #: Seconds of the budget spent before each facility type started.
         self.share_began: dict[str, float] = {}
         self._share_end: float | None = None
+        self._promised: dict[int, float] = {}
         self._share_start = self._start
 
     def __repr__(self) -> str:
@@ -75,10 +76,12 @@ class TimeBudget:
         """Return the seconds the next facility type gets of what is left.
 
         What is left, less a reserve for each type still to come: half of that type's fair
-        part of what is left now (its fair part: half an equal share, half in proportion to
-        its size). The type starting now may so use most of the time, yet every later type is
-        sure of its reserve, and gets more when the types before it finish early. At least
-        ``floor``; the last type gets all that is left.
+        part (half an equal share, half in proportion to its size) of what was left when the
+        reserve was first promised, in seconds, so the formulations of the types before it
+        cannot shrink it. The type starting now may so use most of the time, yet every later
+        type is sure of its reserve, and gets more when the types before it finish early.
+        After an overrun the later types hold at most an equal share each of what is left.
+        At least ``floor``; the last type gets all that is left.
 
         Parameters
         ----------
@@ -95,10 +98,18 @@ class TimeBudget:
         left = self.left()
         n = 1 + len(weights_to_come)
         total = weight + float(sum(weights_to_come))
-        reserve = sum(
-            0.5 * (1.0 / n if total <= 0 else 0.5 / n + 0.5 * w / total) for w in weights_to_come
-        )
-        return max(self.floor, left * (1.0 - reserve))
+        later = len(weights_to_come)
+        promised = 0.0
+        for k, w in enumerate(weights_to_come):
+            part = 1.0 / n if total <= 0 else 0.5 / n + 0.5 * w / total
+            # a type's reserve is kept in seconds from the first promise, so the formulations
+            # of the types before it cannot shrink it
+            key = later - 1 - k  # types after it: the same key at every call of the run
+            self._promised[key] = max(self._promised.get(key, 0.0), 0.5 * part * left)
+            promised += self._promised[key]
+        # after an overrun, the later types hold at most an equal share each of what is left
+        promised = min(promised, left * later / n)
+        return max(self.floor, left - promised)
 
     @contextmanager
     def allot(self, name: str, seconds: float) -> Iterator[None]:
@@ -118,30 +129,26 @@ class TimeBudget:
         spent = time.monotonic() - self._share_start
         return share is not None and spent >= 0.95 * share
 
-    def suggested_limit(self, share: float) -> int:
-        """Return a ``time_limit`` that would give a type with ``share`` seconds at least 3× as much.
+    def suggested_limit(self, name: str) -> int:
+        """Return a ``time_limit`` that should give the type ``name`` enough time.
 
-        A type's share grows in proportion to the run's limit; the suggestion gives it three
-        times its share, at least 30 s, rounded up to ten seconds.
+        Twice what the run had used before the type's solve plus three times the type's share
+        (at least 30 s), rounded up to ten seconds, and at least 1.5 × the current limit.
 
         Parameters
         ----------
-        share
-            Seconds the type had.
+        name
+            The facility type whose share ran out.
 
         Returns
         -------
         int
             Seconds for ``--time-limit`` / ``solver.time_limit``.
         """
-        want = max(30.0, 3.0 * share)
-        scale = want / max(share, 1e-3)
-        return int(10 * math.ceil(max(self.seconds, 1.0) * scale / 10))
-
-    @property
-    def expired(self) -> bool:
-        """True once the deadline has passed."""
-        return self.elapsed() >= self.seconds
+        share = self.shares.get(name, self.floor)
+        before = self.share_began.get(name, self.elapsed())
+        want = 2.0 * (before + max(30.0, 3.0 * share))
+        return int(10 * math.ceil(max(want, 1.5 * self.seconds) / 10))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

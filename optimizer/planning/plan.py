@@ -127,7 +127,7 @@ def _out_of_time(t: str, exc: SolverError, budget: TimeBudget) -> SolverError:
     return SolverError(
         f"{label}: no feasible plan was found in this type's share of the time budget, "
         f"{share:.1f} s of the run's {budget.seconds:g} s{used}. Raise --time-limit "
-        f"(solver.time_limit) to {budget.suggested_limit(share)} or more, or plan fewer "
+        f"(solver.time_limit) to {budget.suggested_limit(t)} or more, or plan fewer "
         f"townships or types at a time. (solver: {exc})"
     )
 
