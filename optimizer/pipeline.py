@@ -18,8 +18,9 @@ from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan, build_plan
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
-from optimizer.spatial import Geography
+from optimizer.rules.overrides import apply_township_overrides
 from optimizer.schema import FACILITY_LABELS_ZH
+from optimizer.spatial import Geography
 
 __all__ = ["make_plan"]
 
@@ -88,12 +89,14 @@ def make_plan(
     InfeasibleError
         When the rules cannot hold together; the message names the townships and numbers.
     PolicyError
-        When a selected type is unknown.
+        When a selected type is unknown, or a township override names a code or id the data
+        does not have.
     DataError
         When a selected type has no facilities in the data.
     """
     policy = policy or Policy()
     budget = _ReportedBudget(policy.solver.time_limit, progress, _stage_labels(inputs))
+    inputs = apply_township_overrides(inputs, policy)
     type_plans, notes, geography = plan_types(
         inputs, policy, types=types, budget=budget, geography=geography
     )

@@ -45,6 +45,7 @@ class TypePlan:
     max_minutes: float | None = None
     worse_minutes: float = 15.0
     pin_reasons: dict[str, str] = field(default_factory=dict)
+    assigned: dict[str, str] = field(default_factory=dict)  # township code: planner's facility
 
 
 def decode(f: Formulated, res: LocationResult, travel: TravelSettings) -> TypePlan:
@@ -98,6 +99,7 @@ def decode(f: Formulated, res: LocationResult, travel: TravelSettings) -> TypePl
         max_minutes=spec.max_minutes,
         worse_minutes=travel.worse_minutes,
         pin_reasons=dict(spec.pin_reasons),
+        assigned=dict(spec.assign),
     )
 
 

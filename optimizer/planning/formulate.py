@@ -305,12 +305,46 @@ def allowed_pairs(
                 own = int(before_s[i])
                 allowed = {own} | court_adj.get(own, set())
                 ok[a] &= np.isin(si, list(allowed))
+        _keep_assigned(ctx, ti, si, ok)
         r, c = np.nonzero(ok)
         parts.append((ti[r], si[c], d[r, c], mins[r, c], used[r, c]))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
     return Pairs(*(np.concatenate([p[k] for p in parts]) for k in range(5)))
+
+
+def _keep_assigned(ctx: SiteContext, ti: np.ndarray, si: np.ndarray, ok: np.ndarray) -> None:
+    """Leave a township the planner assigned (``assign_townships``) only its assigned facility.
+
+    Raises
+    ------
+    InfeasibleError
+        When the assigned facility is beyond a limit (distance, travel time, adjacency) of
+        that township: the planner's choice and the rules cannot both hold.
+    """
+    spec = ctx.spec
+    if not spec.assign:
+        return
+    codes = ctx.tw["code"].astype(str).to_numpy()
+    index = {p: j for j, p in enumerate(ctx.ids)}
+    section = {"police_station": "police", "judicial_office": "judicial"}.get(spec.type, "court")
+    problems = []
+    for a, i in enumerate(ti.tolist()):
+        fid = spec.assign.get(str(codes[i]))
+        if fid is None:
+            continue
+        col = si == index.get(fid, -1)
+        if not (ok[a] & col).any():
+            problems.append(
+                f"{section}.assign_townships.{codes[i]}: '{fid}' may not serve township "
+                f"{codes[i]} {ctx.tw.at[int(i), 'name']!s} under the other rules (distance or "
+                "travel-time limit, or courts: adjacent jurisdictions only); raise the limit "
+                "or assign another facility"
+            )
+        ok[a] &= col
+    if problems:
+        raise InfeasibleError(problems)
 
 
 def check_reachable(ctx: SiteContext, pairs: Pairs, clients: np.ndarray) -> None:
@@ -438,7 +472,10 @@ def own_township_groups(
     outside = ~ctx.screen
     scope_of_site = np.array([scope_key(c, spec.scope) for c in ctx.s_county])
     per_scope: dict[str, list[np.ndarray]] = {}
+    elsewhere = _assigned_elsewhere(ctx)
     for ti_ in np.unique(ctx.s_town[outside[ctx.s_town]]).tolist():
+        if ti_ in elsewhere:
+            continue  # the planner has it served by another township's station
         js = np.flatnonzero(ctx.s_town == ti_)
         free = np.array([j for j in js.tolist() if j not in ctx.pinned_closed], dtype=np.int64)
         if len(free):
@@ -462,6 +499,18 @@ def own_township_groups(
                 for js in sets
             ]
     return groups
+
+
+def _assigned_elsewhere(ctx: SiteContext) -> set[int]:
+    """Return the townships the planner assigned to a facility in another township."""
+    codes = ctx.tw["code"].astype(str).tolist()
+    index = {p: j for j, p in enumerate(ctx.ids)}
+    out = set()
+    for i, code in enumerate(codes):
+        fid = ctx.spec.assign.get(code)
+        if fid is not None and fid in index and int(ctx.s_town[index[fid]]) != i:
+            out.add(i)
+    return out
 
 
 def seat_merges(

@@ -4,7 +4,8 @@ Each facility type becomes one problem for the geography-free solver core
 (:mod:`optimizer.planning.formulate` says how the rules become its blocks). Types are planned in
 the order police stations, judicial offices, courts; with a co-location bonus, an office or
 court in a township that keeps a station is preferred. Every solve draws on one
-:class:`~optimizer.planning.budget.TimeBudget`.
+:class:`~optimizer.planning.budget.TimeBudget`; each type gets a fair share of what is left
+when it starts, so a slow first type cannot leave the later ones no time at all.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, InfeasibleError, PolicyError
+from optimizer.errors import DataError, InfeasibleError, PolicyError, SolverError
 from optimizer.inputs import Inputs
 from optimizer.planning.budget import TimeBudget
 from optimizer.planning.decode import TypePlan, decode
@@ -77,6 +78,9 @@ def plan_types(
         When a selected type is unknown.
     DataError
         When a selected type has no facilities in the data.
+    SolverError
+        When a type gets no plan at all; when its share of the time budget ran out, the
+        message says which type, how many seconds it had and what time limit to give.
     """
     budget = budget or TimeBudget(policy.solver.time_limit)
     chosen, notes = _chosen_types(inputs, types)
@@ -85,20 +89,51 @@ def plan_types(
     tw = inputs.townships
     type_plans: list[TypePlan] = []
     station_towns: set[str] = set()
-    for t in chosen:
+    sizes = [float((inputs.facilities["type"] == t).sum()) for t in chosen]
+    for k, t in enumerate(chosen):
         logger.debug("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
         with budget.stage(t):
             spec = rules_for(t, inputs, g, policy)
             if t != POLICE and policy.colocation_bonus_km > 0 and station_towns:
                 host = tw["code"].isin(station_towns).to_numpy()
                 spec.site_bonus = np.where(host, policy.colocation_bonus_km * spec.weights, 0.0)
-            tp = _plan_type(inputs, g, spec, policy, budget)
+            # the formulation (and the travel times and adjacency it builds once for every
+            # type) draws on the whole budget; the share starts with the solve
+            f = formulate(inputs, g, spec, policy.travel, budget)
+            share = budget.fair_share(sizes[k], sizes[k + 1 :])
+            logger.info("%s: solving in %.1f s of the %.1f s left", t, share, budget.left())
+            with budget.allot(t, share):
+                try:
+                    res = _solve_waiving(f, policy.solver, budget)
+                except SolverError as exc:
+                    raise _out_of_time(t, exc, budget) from exc
+            tp = decode(f, res, policy.travel)
         notes += spec.notes
         if t == POLICE:
             kept = tp.facilities[tp.facilities["decision"] == "keep"]
             station_towns = set(kept["township_code"])
         type_plans.append(tp)
     return type_plans, notes, g
+
+
+def _out_of_time(t: str, exc: SolverError, budget: TimeBudget) -> SolverError:
+    """Return the error of a type that got no plan, in the planner's words."""
+    label = f"{FACILITY_LABELS_ZH[t]} ({t})"
+    if not budget.share_used_up(t):
+        return SolverError(f"{label}: {exc}")
+    share = budget.shares[t]
+    earlier = budget.share_began.get(t, 0.0)
+    used = (
+        f"; reading, geography, formulation and the earlier types used {earlier:.1f} s before it"
+        if earlier > 0
+        else ""
+    )
+    return SolverError(
+        f"{label}: no feasible plan was found in this type's share of the time budget, "
+        f"{share:.1f} s of the run's {budget.seconds:g} s{used}. Raise --time-limit "
+        f"(solver.time_limit) to {budget.suggested_limit(t)} or more, or plan fewer "
+        f"townships or types at a time. (solver: {exc})"
+    )
 
 
 def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str], list[str]]:
@@ -125,19 +160,6 @@ def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str
     if skipped:
         notes.append(f"not planned in this run: {', '.join(skipped)}")
     return chosen, notes
-
-
-def _plan_type(
-    inputs: Inputs,
-    g: Geography,
-    spec: TypeRules,
-    policy: Policy,
-    budget: TimeBudget,
-) -> TypePlan:
-    """Formulate, solve (waiving the caseload floor where it cannot hold) and decode one type."""
-    f = formulate(inputs, g, spec, policy.travel, budget)
-    res = _solve_waiving(f, policy.solver, budget)
-    return decode(f, res, policy.travel)
 
 
 def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) -> LocationResult:

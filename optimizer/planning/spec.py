@@ -42,11 +42,37 @@ class TypeRules:
     pin_reasons: dict[str, str] = field(default_factory=dict)
     seat_merge_km: float | None = None
     follow_townships: bool = False  # clause 4: a township outside the screen keeps its own
+    assign: dict[str, str] = field(default_factory=dict)  # township code: the planner's facility
     notes: list[str] = field(default_factory=list)
 
 
 def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules:
-    """Return the rules of facility type ``t`` under ``policy``: weights, limits, screens, pins."""
+    """Return the rules of facility type ``t`` under ``policy``: weights, limits, screens, pins.
+
+    A facility the planner assigns a township to (``assign_townships``) is kept as if pinned
+    open, and its pin reason quotes the assignment and its justification.
+    """
+    rules = _rules_for(t, inputs, g, policy)
+    section = {POLICE: policy.police, JUDICIAL: policy.judicial}.get(t, policy.court)
+    table = section.assign_townships
+    if not table:
+        return rules
+    names = dict(zip(inputs.townships["code"].astype(str), inputs.townships["name"], strict=True))
+    rules.assign = {code: e["facility"] for code, e in sorted(table.items())}
+    opened = list(rules.pin_open)
+    for code, entry in sorted(table.items()):
+        fid = entry["facility"]
+        if fid not in opened:
+            opened.append(fid)
+        text = f"指定服务{code}{names.get(code, '')}（{entry['reason']}）"
+        old = rules.pin_reasons.get(fid)
+        rules.pin_reasons[fid] = f"{old}；{text}" if old else text
+    rules.pin_open = tuple(opened)
+    return rules
+
+
+def _rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules:
+    """Return the rules of ``t`` as the policy's sections state them."""
     tw = inputs.townships
     pop = tw["population"].to_numpy(dtype=float)
     inc = tw["incidents"].to_numpy(dtype=float)

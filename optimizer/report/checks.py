@@ -376,7 +376,8 @@ def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> C
 
     A township outside the screen (at or above the threshold, or 涉藏 and exempt) that has a
     station today keeps one of its own. Each such township without one is an exception when
-    the planner closed all its stations (``planner``) or when its scope cannot keep one per
+    the planner closed all its stations or assigned the township to another township's
+    station (``planner``), or when its scope cannot keep one per
     such township within the cut (``model``: the townships that must keep one, plus the
     screen exceptions kept, exceed the scope's limit); otherwise a violation.
 
@@ -432,6 +433,16 @@ def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> C
             "incidents": inc,
             "stations_today": len(g),
         }
+        fid = tp.assigned.get(str(c))
+        if fid is not None and fid not in set(g["id"].astype(str)):
+            exceptions.append(
+                {
+                    **nums,
+                    "by": "planner",
+                    "reason": f"规划人员指定由{fid}服务：{tp.pin_reasons.get(fid, '')}",
+                }
+            )
+            continue
         if (g["pinned"] == "closed").all():
             why = "；".join(
                 tp.pin_reasons.get(str(i), "") for i in g["id"] if tp.pin_reasons.get(str(i))

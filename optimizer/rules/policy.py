@@ -18,7 +18,7 @@ import yaml
 
 from optimizer.errors import PolicyError
 from optimizer.rules.staffing import StaffingPolicy
-from optimizer.schema import TIBETAN_AREA_PREFIXES
+from optimizer.schema import KINDS, TIBETAN_AREA_PREFIXES
 
 __all__ = [
     "CourtPolicy",
@@ -64,6 +64,10 @@ class FacilityPolicy:
     contiguity
         Each kept facility's jurisdiction (辖区) is connected in the township adjacency graph
         and contains the facility's own township.
+    assign_townships
+        The planner's per-township choice of the serving facility, township code:
+        ``{facility: id, reason: justification}``; the facility is then kept (as if pinned
+        open) and serves that township, and its decision reason quotes the justification.
 
     Notes
     -----
@@ -89,6 +93,7 @@ class FacilityPolicy:
     central_min_townships: int = 2
     contiguity: bool = True
     pin_reasons: dict[str, str] = field(default_factory=dict)
+    assign_townships: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = self.problems() + self.own_problems()
@@ -125,6 +130,15 @@ class FacilityPolicy:
             problems.append(
                 f"{p}.pin_reasons names ids that are not pinned: {', '.join(unpinned)}; "
                 f"add them to {p}.pin_open or {p}.pin_closed"
+            )
+        problems += override_problems(f"{p}.assign_townships", self.assign_townships, "facility")
+        closed = sorted(
+            c for c, o in self.assign_townships.items() if o.get("facility") in self.pin_closed
+        )
+        if closed:
+            problems.append(
+                f"{p}.assign_townships: township(s) {', '.join(closed)} are assigned to a "
+                f"facility in {p}.pin_closed; unpin it or assign another"
             )
         return problems
 
@@ -198,6 +212,7 @@ class PolicePolicy(FacilityPolicy):
         "contiguity",
         "pin_reasons",
         "exempt_townships",
+        "assign_townships",
     )
 
     reduction: float = 0.35
@@ -252,6 +267,7 @@ class JudicialPolicy(FacilityPolicy):
         "central_min_townships",
         "contiguity",
         "pin_reasons",
+        "assign_townships",
     )
 
     reduction: float = 0.30
@@ -316,6 +332,7 @@ class CourtPolicy(FacilityPolicy):
         "central_min_townships",
         "contiguity",
         "pin_reasons",
+        "assign_townships",
     )
 
     min_cases: float = 200.0
@@ -426,6 +443,10 @@ class Policy:
         people it serves were on average this many km closer (0 = off).
     solver
         Solver settings.
+    township_kinds
+        The planner's correction of a township's kind (街道/镇/乡/其他), township code:
+        ``{kind: 镇, reason: justification}``; it sets the staffing minima and the county seat,
+        and the plan's notes quote the justification.
     """
 
     name: str = "baseline"
@@ -436,10 +457,24 @@ class Policy:
     colocation_bonus_km: float = 0.0
     travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    township_kinds: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        problems = []
         if self.colocation_bonus_km < 0:
-            raise PolicyError("colocation_bonus_km must not be negative")
+            problems.append("colocation_bonus_km must not be negative")
+        problems += override_problems("township_kinds", self.township_kinds, "kind")
+        bad = sorted(
+            f"{c}: {o['kind']!r}"
+            for c, o in self.township_kinds.items()
+            if "kind" in o and o["kind"] not in KINDS
+        )
+        if bad:
+            problems.append(
+                f"township_kinds: unknown kind(s) {', '.join(bad)}; choose one of {', '.join(KINDS)}"
+            )
+        if problems:
+            raise PolicyError(problems)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
@@ -481,6 +516,42 @@ class Policy:
         for key in ("police", "judicial", "court"):
             out[key] = getattr(self, key).to_dict()
         return out
+
+
+def override_problems(where: str, overrides: Mapping[str, Any], key: str) -> list[str]:
+    """Return the problems of a per-township override table ``{code: {key: ..., reason: ...}}``.
+
+    Parameters
+    ----------
+    where
+        The setting's name, for the messages.
+    overrides
+        The table.
+    key
+        The value each entry sets (``facility`` or ``kind``); ``reason`` is the justification.
+
+    Returns
+    -------
+    list of str
+        One line per problem: a code that is not 9 digits, a missing value or justification,
+        an unknown entry key.
+    """
+    problems = []
+    for code, entry in overrides.items():
+        if not (len(str(code)) == 9 and str(code).isdigit()):
+            problems.append(f"{where}: '{code}' is not a 9-digit township code")
+        missing = [k for k in (key, "reason") if not str(entry.get(k, "")).strip()]
+        if missing:
+            problems.append(
+                f"{where}.{code}: give {' and '.join(missing)} "
+                f"(e.g. {{{key}: ..., reason: 县委决定：边境治安}})"
+            )
+        extra = sorted(set(entry) - {key, "reason"})
+        if extra:
+            problems.append(
+                f"{where}.{code}: unknown key(s) {', '.join(extra)}; use {key} and reason"
+            )
+    return problems
 
 
 def _build(cls: type, data: dict[str, Any], *, prefix: str) -> Any:
@@ -543,6 +614,14 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise PolicyError(f"'{where}' must be a mapping of id: text")
+        if get_origin(args[1]) is dict:
+            bad = sorted(str(k) for k, v in value.items() if not isinstance(v, Mapping))
+            if bad:
+                raise PolicyError(
+                    f"'{where}': the entries of {', '.join(bad)} must each be a mapping "
+                    "such as {facility: PS-1, reason: 县委决定：边境治安}"
+                )
+            return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
         return {str(k): str(v) for k, v in value.items()}
     if origin in (tuple,):
         if isinstance(value, str):
