@@ -45,7 +45,7 @@ METHODS = ("auto", "tree", "dense", "mip")
 
 # The automatic choice between the Lagrangian tree and the dense radius MIP for a pure dense
 # p-median (see :func:`choose_method`), measured on TSPLIB and OR-Library (benchmarks/README.md).
-DENSE_MIN_P = 100
+DENSE_MIN_P = 50
 DENSE_MIN_ENTRIES = 1_000_000  # clients × sites: below it (OR-Library, n <= 900) the tree wins
 POLISH_SECONDS = 2.0  # at most, kept from the dense MIP's time for a swap search of its plan
 DENSE_ROOT_ITERATIONS = 600  # the root's subgradient before the dense MIP: fixing, not proof
@@ -162,18 +162,21 @@ def choose_method(prob: LocationProblem) -> str:
 
     - a problem with groups, loads or contiguity, or one whose dense matrix does not fit
       (:func:`~optimizer.solver.tree.tree_applies`): ``"mip"``, the sparse radius MIP;
-    - a pure dense p-median with ``p >= DENSE_MIN_P`` (100) and at least ``DENSE_MIN_ENTRIES``
+    - a pure dense p-median with ``p >= DENSE_MIN_P`` (50) and at least ``DENSE_MIN_ENTRIES``
       (10⁶) client-site pairs: ``"dense"``: the Lagrangian root
       (a plan, a bound, reduced-cost fixing), then the radius MIP built densely and solved by
       HiGHS, whose LP bound is tight in this regime (the subgradient bound stops a few units
       short of it and the tree then needs thousands of nodes);
     - a smaller ``p`` or a smaller matrix: ``"tree"``, the Lagrangian branch-and-bound, which
       branches hundreds of times a second on cheap dense bounds where the LP gap is wide
-      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 50); if it does not close in
+      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 20); if it does not close in
       60 % of the time limit, the dense radius MIP continues from its plan and fixings.
 
     Measured (rl1304, 2 loaded cores): p = 200 the tree 97 s, dense 4.7 s; p = 500 the tree
-    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s; p = 50 the tree 4 s, dense 9 s.
+    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s. At p = 50 (load 7): dense proved
+    fl1400 in 12 s, vm1748 in 27 s and rl1304 in 7.6 s, where the tree (load 12) failed 60 s,
+    failed 60 s and took 18-24 s. At p = 20 the two are mixed (fl1400 dense 25 s vs the tree
+    unproven; vm1748 neither in 60 s; u1432 23 s vs 20 s), so the tree keeps p < 50.
 
     Parameters
     ----------
