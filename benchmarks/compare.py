@@ -8,7 +8,7 @@ The base commit's ``optimizer`` package is extracted with ``git archive`` into a
 folder and put first on ``PYTHONPATH`` of its child processes; the same worker of run.py (or
 tsplib_suite.py) then times ``p_median`` for the base and for this checkout, one after the other
 for each instance, so both see the same machine load. ``--plan DATA`` also times
-``optimizer plan --data DATA --types police`` both ways (whole command, in its own process).
+``optimizer plan --data DATA --types police_station`` both ways (whole command, in its own process).
 The ratio is base seconds / our seconds (above 1: we are faster).
 """
 
@@ -54,6 +54,8 @@ def timed(cmd: list[str], base: Path | None, timeout: float) -> dict[str, Any]:
         os.environ.clear()
         os.environ.update(old)
     res = driver.child_result(r) or {}
+    if r["returncode"] != 0:
+        print(driver.last_line(r["stdout"] + r["stderr"]), file=sys.stderr)
     return {
         "seconds": res.get("solve_wall", res.get("seconds")),
         "wall": r["wall"],
@@ -131,13 +133,14 @@ def main() -> int:
                 "--data",
                 str(args.plan),
                 "--types",
-                "police",
+                "police_station",
                 *extra,
                 "--out",
             ]
             b = timed([*mk, str(out_b)], base, 1800)
             h = timed([*mk, str(out_h)], None, 1800)
-            b["seconds"], h["seconds"] = b["wall"], h["wall"]
+            for r in (b, h):
+                r["seconds"], r["status"] = r["wall"], "ok" if r["rc"] == 0 else f"exit {r['rc']}"
             rows.append((tag, b, h))
             print_row(*rows[-1])
     print(f"load at end {os.getloadavg()[0]:.2f}")

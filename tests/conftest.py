@@ -24,7 +24,8 @@ frames to modify.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,20 @@ def tiny_facilities() -> pd.DataFrame:
 def tiny_counties() -> pd.DataFrame:
     """Return a fresh copy of the tiny county totals (canonical headers)."""
     return build_counties()
+
+
+@pytest.fixture(autouse=True)
+def _package_log_propagates() -> Iterator[None]:
+    """Undo the command line's logging set-up after each test, so ``caplog`` sees the log.
+
+    ``optimizer.cli.main`` routes the package's log to its own handler and stops propagation;
+    without this, a test that reads ``caplog`` would pass or fail by the order tests ran in.
+    """
+    yield
+    log = logging.getLogger("optimizer")
+    log.handlers[:] = []
+    log.propagate = True
+    log.setLevel(logging.NOTSET)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from optimizer.errors import InfeasibleError, PolicyError, SolverError
+from optimizer.solver import dense
 from optimizer.solver.assignment import solve_assignment
 from optimizer.solver.blocks import independent_blocks, split_groups, sub_problem
 from optimizer.solver.budget import Budget
@@ -44,8 +45,9 @@ METHODS = ("auto", "tree", "dense", "mip")
 
 # The automatic choice between the Lagrangian tree and the dense radius MIP for a pure dense
 # p-median (see :func:`choose_method`), measured on TSPLIB and OR-Library (benchmarks/README.md).
-DENSE_MIN_P = 100
+DENSE_MIN_P = 50
 DENSE_MIN_ENTRIES = 1_000_000  # clients × sites: below it (OR-Library, n <= 900) the tree wins
+POLISH_SECONDS = 2.0  # at most, kept from the dense MIP's time for a swap search of its plan
 DENSE_ROOT_ITERATIONS = 600  # the root's subgradient before the dense MIP: fixing, not proof
 
 
@@ -160,18 +162,21 @@ def choose_method(prob: LocationProblem) -> str:
 
     - a problem with groups, loads or contiguity, or one whose dense matrix does not fit
       (:func:`~optimizer.solver.tree.tree_applies`): ``"mip"``, the sparse radius MIP;
-    - a pure dense p-median with ``p >= DENSE_MIN_P`` (100) and at least ``DENSE_MIN_ENTRIES``
+    - a pure dense p-median with ``p >= DENSE_MIN_P`` (50) and at least ``DENSE_MIN_ENTRIES``
       (10⁶) client-site pairs: ``"dense"``: the Lagrangian root
       (a plan, a bound, reduced-cost fixing), then the radius MIP built densely and solved by
       HiGHS, whose LP bound is tight in this regime (the subgradient bound stops a few units
       short of it and the tree then needs thousands of nodes);
     - a smaller ``p`` or a smaller matrix: ``"tree"``, the Lagrangian branch-and-bound, which
       branches hundreds of times a second on cheap dense bounds where the LP gap is wide
-      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 50); if it does not close in
+      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 20); if it does not close in
       60 % of the time limit, the dense radius MIP continues from its plan and fixings.
 
     Measured (rl1304, 2 loaded cores): p = 200 the tree 97 s, dense 4.7 s; p = 500 the tree
-    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s; p = 50 the tree 4 s, dense 9 s.
+    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s. At p = 50 (load 7): dense proved
+    fl1400 in 12 s, vm1748 in 27 s and rl1304 in 7.6 s, where the tree (load 12) failed 60 s,
+    failed 60 s and took 18-24 s. At p = 20 the two are mixed (fl1400 dense 25 s vs the tree
+    unproven; vm1748 neither in 60 s; u1432 23 s vs 20 s), so the tree keeps p < 50.
 
     Parameters
     ----------
@@ -283,6 +288,9 @@ def _dense_mip(
         len(closed),
         prob.n_sites,
     )
+    # a reserve at the end for polishing a plan the MIP did not prove (HiGHS's incumbent at
+    # the limit may be a swap or two from the optimum its bound already reaches)
+    reserve = min(POLISH_SECONDS, 0.05 * (budget.seconds or 0.0))
     r = solve_dense_radius(
         costs,
         int(prob.p or 0),
@@ -290,38 +298,54 @@ def _dense_mip(
         closed=closed,
         fixed_open=prob.fixed_open,
         gap=opts.gap,
-        deadline=budget.deadline,
+        deadline=None if budget.deadline is None else budget.deadline - reserve,
         threads=opts.threads,
         seed=opts.seed,
         msg=opts.msg,
         reach=tree.root_v,
     )
-    site_cost = (
-        0.0 if prob.site_cost is None else float(np.asarray(prob.site_cost)[r.open_sites].sum())
-    )
     finite = costs[np.isfinite(costs)]
-    integral = bool(np.all(finite == np.round(finite))) and site_cost == round(site_cost)
+    integral = bool(np.all(finite == np.round(finite)))  # no site costs on this path
     excluded = tree.objective if integral else tree.objective * (1.0 - opts.gap)
     bound = max(min(r.bound, excluded), tree.bound)
     if integral and math.isfinite(bound):
         bound = float(math.ceil(bound - 1e-6))  # every plan's cost is an integer
-    objective, assignment = prob.objective_of(r.open_sites)
+    plan = r.open_sites
+    if r.status != "optimal":
+        plan = _polish(prob, costs, plan, max(0.1, reserve))
+    objective, assignment = prob.objective_of(plan)
+    # the bound holds for every plan: a polished plan that reaches it is optimal
+    proven = r.status == "optimal" or objective <= bound + 1e-9 * max(1.0, abs(bound))
     return finish(
         prob,
-        status=SolveStatus.OPTIMAL if r.status == "optimal" else SolveStatus.FEASIBLE,
+        status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
         objective=objective,
         bound=bound,
         gap=opts.gap,
         budget=budget,
-        open_sites=r.open_sites,
+        open_sites=plan,
         assignment=assignment,
         solver="highs",
         formulation="dense radius",
         size=r.size,
         rounds=r.rounds,
         nodes=tree.nodes,
-        time_limit_reached=r.status != "optimal",
+        time_limit_reached=not proven,
     )
+
+
+def _polish(prob: LocationProblem, costs: np.ndarray, plan: list[int], seconds: float) -> list[int]:
+    """Return ``plan`` improved by the dense swap search for ``seconds`` (or as it was)."""
+    allowed = np.ones(prob.n_sites, dtype=bool)
+    allowed[list(prob.fixed_closed)] = False
+    search = dense.LocalSearch(
+        costs, np.zeros(prob.n_sites), np.asarray(sorted(prob.fixed_open), dtype=np.int64), allowed
+    )
+    polished = [int(j) for j in search.improve(np.asarray(plan), seconds)]
+    if costs[:, polished].min(axis=1).sum() < costs[:, plan].min(axis=1).sum():
+        logger.info("swaps improved the dense MIP's plan at the limit")
+        return sorted(polished)
+    return plan
 
 
 def _solve_blocks(
