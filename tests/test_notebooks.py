@@ -8,7 +8,6 @@ checked too.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -77,7 +76,6 @@ def test_notebook_runs(name: str, where: str, tmp_path: Path) -> None:
     params: dict[str, object] = {"out_dir": str(out)}
     if name.startswith("02"):
         params["workers"] = 1
-    t0 = time.perf_counter()
     nb = papermill.execute_notebook(
         str(NOTEBOOKS / name),
         str(tmp_path / name),
@@ -87,8 +85,6 @@ def test_notebook_runs(name: str, where: str, tmp_path: Path) -> None:
         progress_bar=False,
         execution_timeout=300,
     )
-    seconds = time.perf_counter() - t0
-    assert seconds < 150, f"{name} took {seconds:.0f} s"
     for f in EXPECTED[name]:
         assert (out / f).is_file(), f"{name} did not write {f}"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
