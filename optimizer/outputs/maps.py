@@ -45,7 +45,7 @@ from optimizer.outputs.map_data import (
     jurisdiction_colours,
     plan_map_data,
 )
-from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES, POLICE
 
 __all__ = [
     "PALETTE",
@@ -196,12 +196,14 @@ def _legend_entries(ftype: str) -> list[tuple[str, str]]:
     label = FACILITY_LABELS_ZH.get(ftype, ftype)
     becomes_zh = {"police_station": "改设警务室", "judicial_office": "改设司法服务点"}
     closed = becomes_zh.get(ftype, "并入相邻法庭")
-    out = []
-    for state, becomes, text in (
-        ("central", None, f"中心{label}（保留，服务 ≥ 2 个乡镇）"),
+    entries = [
         ("kept", None, f"保留的{label}"),
         ("closed", "merged" if ftype == "court" else None, f"撤并的{label}：{closed}"),
-    ):
+    ]
+    if ftype == POLICE:  # 中心 only where the plan uses it: 中心派出所
+        entries.insert(0, ("central", None, "中心派出所（保留，服务 ≥ 2 个乡镇）"))
+    out = []
+    for state, becomes, text in entries:
         svg, _ = _symbol_svg(ftype, state, becomes)
         out.append((svg, text))
     return out
