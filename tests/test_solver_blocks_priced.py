@@ -112,3 +112,43 @@ def test_two_disjoint_shared_counts_are_priced_separately() -> None:
     assert int(np.isin(split.open_sites, second).sum()) <= n2 - 1
     assert split.bound <= whole.objective + 1e-6
     assert split.objective >= whole.objective - 1e-6
+
+
+def test_overlapping_shared_counts_fall_back_to_the_whole_model() -> None:
+    base = _blocks(5, [4, 4, 4])
+    free = solve(base, gap=0.0)
+    n_all = len(free.open_sites)
+    prob = LocationProblem(
+        **{
+            **base.__dict__,
+            "groups": [
+                SiteGroup("all", np.arange(12), 0, n_all - 1),
+                SiteGroup("two", np.arange(8), 0, n_all - 2),
+            ],
+        }
+    )
+    whole = solve(prob, gap=0.0, decompose=False)
+    split = solve(prob, gap=0.0)
+    assert "priced" not in split.formulation
+    assert split.status == SolveStatus.OPTIMAL
+    assert split.objective == pytest.approx(whole.objective)
+
+
+def test_many_blocks_sharing_a_count_match_the_whole_model() -> None:
+    base = _blocks(6, [5, 4, 6, 3, 5, 4], site_cost=10.0)
+    free = solve(base, gap=0.0)
+    for cut in (1, 3, 6):
+        limit = len(free.open_sites) - cut
+        prob = LocationProblem(
+            **{**base.__dict__, "groups": [SiteGroup("s", np.arange(base.n_sites), 0, limit)]}
+        )
+        whole = solve(prob, gap=0.0, decompose=False)
+        split = solve(prob, gap=0.0)
+        assert "priced count" in split.formulation
+        assert len(split.open_sites) <= limit
+        assert split.bound <= whole.objective + 1e-6
+        assert split.objective >= whole.objective - 1e-6
+        if split.status == SolveStatus.OPTIMAL:
+            assert split.objective == pytest.approx(whole.objective)
+        else:
+            assert split.gap == pytest.approx((split.objective - split.bound) / split.objective)

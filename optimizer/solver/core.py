@@ -516,9 +516,7 @@ def _combine(
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))
         if n < g.min_open or (g.max_open is not None and n > g.max_open):
-            logger.debug(
-                "count bound %s is not met by the blocks' optima; solving as a whole", g.name
-            )
+            logger.debug("count bound %s is not met by the blocks' optima", g.name)
             return None
     optimal = priced or all(r.status == SolveStatus.OPTIMAL for _, _, r in results)
     return finish(

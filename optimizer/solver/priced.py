@@ -255,6 +255,7 @@ def _search(
             return None
         solves += used
         best = max(best, lower)
+        logger.debug("price %.6g: count %d (bound %d), %d solves", lam, n, grp.limit, used)
         if grp.viol(n) <= 0:
             hi = lam
             break
@@ -277,6 +278,7 @@ def _search(
             break
         solves += used
         best = max(best, lower)
+        logger.debug("price %.6g: count %d (bound %d), %d solves", mid, n, grp.limit, used)
         lo, hi = (mid, hi) if grp.viol(n) > 0 else (lo, mid)
         new_plans, new_cost = _repair(grp, lo, hi, subs, inside, solve_block, budget)
         if new_cost < cost:
