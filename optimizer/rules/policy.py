@@ -149,7 +149,9 @@ class FacilityPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         """Return every setting as plain data (lists for tuples), in :attr:`field_order`."""
-        names = self.field_order or tuple(f.name for f in fields(self))
+        every = tuple(f.name for f in fields(self))
+        # the order given, then any setting it leaves out: plan.json never drops a setting
+        names = tuple(self.field_order) + tuple(n for n in every if n not in self.field_order)
         return {
             n: list(v) if isinstance(v, tuple) else v for n in names for v in [getattr(self, n)]
         }
@@ -322,6 +324,7 @@ class CourtPolicy(FacilityPolicy):
         "remote_km",
         "cases_per_10k",
         "adjacent_only",
+        "seat_merge_km",
         "reduction",
         "scope",
         "max_distance_km",
