@@ -429,10 +429,27 @@ def unreachable_text(
         )
     else:  # pragma: no cover - every reason an allowed pair is dropped is named above
         why = "excluded by the rules"
-    return (
+    text = (
         f"{town}: the nearest {kind} ({ctx.label}) within the limits is {who(k)}, "
         f"{d[k]:.1f} km away, but it is {why}"
     )
+    may = ~np.isin(si, list(ctx.pinned_closed | ctx.merged_basic))
+    if may.any() and not spec.adjacent_only:
+        k2 = int(np.argmin(np.where(may, mins if spec.max_minutes else d, np.inf)))
+        far = ""
+        if spec.max_minutes is not None and mins[k2] > spec.max_minutes + 1e-9:
+            far = (
+                f"{mins[k2]:.0f} minutes away, beyond the {spec.max_minutes:g} minute limit: "
+                f"or raise {section}.max_travel_minutes to {math.ceil(mins[k2] - 1e-9)}"
+            )
+        elif spec.max_distance_km is not None and d[k2] > spec.max_distance_km + 1e-9:
+            far = (
+                f"{d[k2]:.1f} km away, beyond the {spec.max_distance_km:g} km limit: or raise "
+                f"{section}.max_distance_km to {math.ceil(d[k2] - 1e-9)}"
+            )
+        if far:
+            text += f"; the nearest that may stay open is {who(k2)}, {far}"
+    return text
 
 
 def check_groups(ctx: SiteContext, groups: list[SiteGroup], fixed_closed: set[int]) -> None:
