@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from optimizer.solver import dense
+from optimizer.solver.benders import lp_multipliers
 from optimizer.solver.budget import Budget
 from optimizer.solver.lagrangian import TreeResult, branch_and_bound
 from optimizer.solver.problem import LocationProblem
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 # copies, the local search's sorted order and work arrays). Measured: 3000 × 3000 (9 M entries)
 # peaks at 1.1 GB for the whole p_median call.
 TREE_MAX_ENTRIES = 10_000_000
+# Part of the tree's time the Benders LP of the root may take (its multipliers start the root).
+LP_SHARE = 0.4
 
 
 def tree_applies(prob: LocationProblem) -> bool:
@@ -43,6 +47,7 @@ def solve_tree(
     heuristic_seconds: float,
     share: float = 0.6,
     root_iterations: int | None = None,
+    lp_root: bool = True,
 ) -> tuple[TreeResult, np.ndarray] | None:
     """Run the Lagrangian branch-and-bound on the dense weighted cost matrix of ``prob``.
 
@@ -61,6 +66,9 @@ def solve_tree(
         the MIP; ``0``: the root only (its bound, reduced-cost fixing and polished plan).
     root_iterations
         Subgradient iterations at the root (default: the tree's own, 3,000).
+    lp_root
+        Start the root from the multipliers of the exact LP (:func:`root_multipliers`)
+        rather than from the clients' second costs.
 
     Returns
     -------
@@ -89,6 +97,9 @@ def solve_tree(
     start = improve(search.greedy(prob.p).tolist(), heuristic_seconds)
     if not np.isfinite(costs[:, start].min(axis=1)).all():
         return None
+    root_v = None
+    if lp_root and np.isfinite(costs).all():
+        root_v, start = root_multipliers(search, costs, prob, start, budget, improve)
     tree = branch_and_bound(
         costs,
         prob.p,
@@ -100,6 +111,7 @@ def solve_tree(
         deadline=time.monotonic() if share <= 0 else budget.fraction(share),
         improve=improve,
         **({} if root_iterations is None else {"root_iterations": root_iterations}),
+        root_v=root_v,
     )
     logger.debug(
         "Lagrangian tree: %d nodes, root bound %.6g, plan %.6g, %s",
@@ -109,3 +121,51 @@ def solve_tree(
         "proven" if tree.proven else "not closed",
     )
     return tree, costs
+
+
+def root_multipliers(
+    search: dense.LocalSearch,
+    costs: np.ndarray,
+    prob: LocationProblem,
+    start: list[int],
+    budget: Budget,
+    improve: Callable[[list[int]], list[int]],
+) -> tuple[np.ndarray | None, list[int]]:
+    """Return the exact LP's multipliers for the root, and the better of ``start`` and its plan.
+
+    The LP (:func:`optimizer.solver.benders.lp_multipliers`) gets at most ``LP_SHARE`` of the
+    time left. Its plan: the ``p`` sites of largest LP value (the fixed open ones first),
+    improved by the swap search.
+
+    Returns
+    -------
+    v : numpy.ndarray or None
+        The multipliers (``None`` when HiGHS failed).
+    start : list of int
+        The better plan.
+    """
+    assert prob.p is not None
+    left = budget.remaining()
+    deadline = None if left is None else time.monotonic() + LP_SHARE * left
+    fixed = np.asarray(sorted(prob.fixed_open), dtype=np.int64)
+    lp = lp_multipliers(
+        costs,
+        prob.p,
+        start,
+        site_cost=search.site_cost,
+        fixed_open=fixed,
+        closed=np.flatnonzero(~search.allowed),
+        deadline=deadline,
+        order=search.order if not np.any(search.site_cost) else None,
+    )
+    if lp is None:
+        return None, start
+    score = np.where(search.allowed, lp.y, -np.inf)
+    score[fixed] = np.inf
+    rounded = np.sort(np.argsort(-score, kind="stable")[: prob.p])
+    plan = improve([int(j) for j in rounded])
+
+    def value(sites: list[int]) -> float:
+        return float(costs[:, sites].min(axis=1).sum() + search.site_cost[sites].sum())
+
+    return lp.v, plan if value(plan) < value(start) else start
