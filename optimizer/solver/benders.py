@@ -115,7 +115,7 @@ def lp_multipliers(
     p
         Sites to open.
     start
-        A feasible plan: its cuts start the master.
+        A feasible plan: its cuts start the master (may be empty).
     site_cost
         Cost of opening each site (the master's ``y`` costs), or ``None``.
     fixed_open, closed
@@ -130,13 +130,57 @@ def lp_multipliers(
     LpDual or None
         ``None`` when HiGHS fails on the master.
     """
-    import highspy
-
-    t0 = time.perf_counter()
-    m, n = costs.shape
     if order is None:
         order = np.argsort(costs, axis=1, kind="stable")
     ordered = np.take_along_axis(costs, order, axis=1)
+    return lp_sorted(
+        order,
+        ordered,
+        costs.shape[1],
+        p,
+        start,
+        site_cost=site_cost,
+        fixed_open=fixed_open,
+        closed=closed,
+        deadline=deadline,
+    )
+
+
+def lp_sorted(
+    order: np.ndarray,
+    ordered: np.ndarray,
+    n: int,
+    p: int,
+    start: list[int],
+    *,
+    site_cost: np.ndarray | None = None,
+    fixed_open: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
+    deadline: float | None = None,
+) -> LpDual | None:
+    """Solve the Benders LP given each client's sites sorted by cost.
+
+    ``order[i]`` lists sites (of ``0 … n-1``) by ascending cost ``ordered[i]``. A row may be
+    truncated (the k nearest sites) when every site it leaves out costs the client at least
+    its last listed cost: the cuts then stop at that cost, the LP is a relaxation of the full
+    one and its value and ``L(v)`` are valid bounds of the full problem.
+
+    Parameters
+    ----------
+    order, ordered, n
+        The sorted sites and costs per client, and the number of sites.
+    p, start, site_cost, fixed_open, closed, deadline
+        As in :func:`lp_multipliers`.
+
+    Returns
+    -------
+    LpDual or None
+        ``None`` when HiGHS fails on the master.
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    m = order.shape[0]
     with quiet_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)

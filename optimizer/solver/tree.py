@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 TREE_MAX_ENTRIES = 10_000_000
 # Part of the tree's time the Benders LP of the root may take (its multipliers start the root).
 LP_SHARE = 0.4
+# A root started from the LP's multipliers needs no long subgradient run before a MIP: these
+# steps only feed the plan polishing (iteration 25).
+LP_ROOT_ITERATIONS = 25
+# The LP's cuts have about n / p entries per client: above this many in one round (pcb3038
+# with p <= 10: 0.9-1.8 M) HiGHS's re-solves take longer than the subgradient root they replace.
+LP_MAX_ENTRIES = 600_000
 
 
 def tree_applies(prob: LocationProblem) -> bool:
@@ -94,12 +100,23 @@ def solve_tree(
     def improve(sites: list[int], seconds: float = min(2.0, heuristic_seconds)) -> list[int]:
         return [int(j) for j in search.improve(np.asarray(sites), budget.cap(seconds))]
 
-    start = improve(search.greedy(prob.p).tolist(), heuristic_seconds)
-    if not np.isfinite(costs[:, start].min(axis=1)).all():
+    greedy = search.greedy(prob.p).tolist()
+    if not np.isfinite(costs[:, greedy].min(axis=1)).all():
         return None
     root_v = None
-    if lp_root and np.isfinite(costs).all():
-        root_v, start = root_multipliers(search, costs, prob, start, budget, improve)
+    entries = prob.n_clients * prob.n_sites / max(1, prob.p)
+    if lp_root and entries <= LP_MAX_ENTRIES and np.isfinite(costs).all():
+        # the LP's rounded plan is closer to the optimum than the greedy one: the swap search
+        # (the slow part of the start on n = 3,038) runs from the better of the two only
+        root_v, start = root_multipliers(
+            search, costs, prob, greedy, budget, improve, heuristic_seconds
+        )
+        if root_v is not None and root_iterations is not None:
+            root_iterations = min(root_iterations, LP_ROOT_ITERATIONS)
+        if root_v is None:
+            start = improve(start, heuristic_seconds)
+    else:
+        start = improve(greedy, heuristic_seconds)
     tree = branch_and_bound(
         costs,
         prob.p,
@@ -129,18 +146,19 @@ def root_multipliers(
     prob: LocationProblem,
     start: list[int],
     budget: Budget,
-    improve: Callable[[list[int]], list[int]],
+    improve: Callable[[list[int], float], list[int]],
+    heuristic_seconds: float,
 ) -> tuple[np.ndarray | None, list[int]]:
     """Return the exact LP's multipliers for the root, and the better of ``start`` and its plan.
 
     The LP (:func:`optimizer.solver.benders.lp_multipliers`) gets at most ``LP_SHARE`` of the
     time left. Its plan: the ``p`` sites of largest LP value (the fixed open ones first),
-    improved by the swap search.
+    improved by the swap search for up to ``heuristic_seconds``.
 
     Returns
     -------
     v : numpy.ndarray or None
-        The multipliers (``None`` when HiGHS failed).
+        The multipliers (``None`` when HiGHS failed or the LP was not solved in its time).
     start : list of int
         The better plan.
     """
@@ -158,14 +176,17 @@ def root_multipliers(
         deadline=deadline,
         order=search.order if not np.any(search.site_cost) else None,
     )
-    if lp is None:
-        return None, start
+    if lp is None or not lp.exact:
+        return None, start  # multipliers of a master still missing cuts start no better
     score = np.where(search.allowed, lp.y, -np.inf)
     score[fixed] = np.inf
     rounded = np.sort(np.argsort(-score, kind="stable")[: prob.p])
-    plan = improve([int(j) for j in rounded])
+    plan = improve([int(j) for j in rounded], heuristic_seconds)
 
     def value(sites: list[int]) -> float:
         return float(costs[:, sites].min(axis=1).sum() + search.site_cost[sites].sum())
 
-    return lp.v, plan if value(plan) < value(start) else start
+    if value(plan) < value(start):
+        return lp.v, plan
+    other = improve(start, heuristic_seconds)
+    return lp.v, plan if value(plan) <= value(other) else other
