@@ -120,13 +120,16 @@ def nearest_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(c, order, axis=1)
 
 
-def test_nearest_k_certifies_the_enumerated_optimum() -> None:
-    """Given enough nearest sites, the pruned pairs provably cannot matter."""
+@pytest.mark.parametrize("lp_root", [True, False])
+@pytest.mark.parametrize("k", [6, 14])
+def test_nearest_k_certifies_the_enumerated_optimum(lp_root: bool, k: int) -> None:
+    """Given enough nearest sites, the pruned pairs provably cannot matter (with and without
+    the LP's start plan and reduced-cost fixing)."""
     from optimizer.solver.nearest import p_median_nearest
 
     c = points(21, 14)
-    nb, cc = nearest_lists(c, 14)
-    r = p_median_nearest(nb, cc, 5, gap=0.0)
+    nb, cc = nearest_lists(c, k)
+    r = p_median_nearest(nb, cc, 5, gap=0.0, lp_root=lp_root)
     assert r.status == "optimal"
     assert r.objective == pytest.approx(brute(c, 5))
     assert r.bound == pytest.approx(r.objective)
