@@ -225,14 +225,18 @@ def lp_sorted(
         h.addRows(
             len(clients), d, np.full(len(clients), np.inf), len(index), row_starts, index, values
         )
-        cut_client.append(clients)
-        cut_d.append(d)
+        if deadline is not None:
+            h.setOptionValue("time_limit", max(0.05, deadline - time.monotonic()))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             logger.info(
                 "Benders LP: HiGHS stopped with %s", h.modelStatusToString(h.getModelStatus())
             )
-            return None
+            if sol is None:
+                return None
+            break  # the last solved master (its cuts and duals) is what is returned
+        cut_client.append(clients)
+        cut_d.append(d)
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
         y, theta = x[:n], x[n:]
@@ -240,8 +244,8 @@ def lp_sorted(
         rounds += 1
     if sol is None:
         return None
-    duals = np.asarray(sol.row_dual)[1:]
     all_clients = np.concatenate(cut_client)
+    duals = np.asarray(sol.row_dual)[1 : 1 + len(all_clients)]
     all_d = np.concatenate(cut_d)
     v = np.bincount(all_clients, weights=np.abs(duals) * all_d, minlength=m)
     weight = np.bincount(all_clients, weights=np.abs(duals), minlength=m)
