@@ -54,8 +54,16 @@ def worker(args: argparse.Namespace) -> None:
             d, nb = tree.query(xy, k=min(k, len(xy)))
             return nb.astype(np.int64), np.floor(d)
 
-        nb, cc = lists(args.k)
-        r = p_median_nearest(nb, cc, args.p, widen=lists, time_limit=args.time_limit, gap=0.0)
+        nb, cc = lists(args.list_k or args.k)
+        r = p_median_nearest(
+            nb,
+            cc,
+            args.p,
+            widen=lists,
+            time_limit=args.time_limit,
+            gap=0.0,
+            depth_k=args.k if args.list_k else None,
+        )
         # the plan's cost on the full problem (every site), from the tree of its open sites
         d, _ = cKDTree(xy[r.open_sites]).query(xy)
         out.update(
@@ -84,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--p", default="5000,2000,25,10", help="comma-separated p values")
     ap.add_argument("--k", type=int, default=16, help="nearest sites per client (p >= 1000)")
+    ap.add_argument(
+        "--list-k",
+        type=int,
+        default=None,
+        help="list this many sites per client but model --k of them first (lazy levels)",
+    )
     ap.add_argument("--time-limit", type=float, default=600.0, help="seconds per p (600)")
     ap.add_argument("--tsplib-dir", type=Path, default=tsplib.DEFAULT_TSPLIB_DIR)
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -98,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in [int(x) for x in args.p.split(",")]:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--p", str(p)]
         cmd += ["--k", str(args.k), "--time-limit", str(args.time_limit)]
+        cmd += ["--list-k", str(args.list_k)] if args.list_k else []
         cmd += ["--tsplib-dir", str(args.tsplib_dir)]
         run = driver.run_child(cmd, args.time_limit + 120)
         row = driver.child_result(run) or {"p": p, "error": driver.last_line(run["stderr"])}

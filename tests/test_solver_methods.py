@@ -154,6 +154,19 @@ def test_nearest_k_widens_when_a_client_needs_a_farther_site() -> None:
     assert r.objective == pytest.approx(brute(c, 2))
 
 
+def test_nearest_lazy_depth_proves_the_enumerated_optimum() -> None:
+    """Only the nearest site modelled at first (depth_k=1): the clients the model pushes past
+    it get their whole lists, and the answer is still the enumerated optimum."""
+    from optimizer.solver.nearest import p_median_nearest
+
+    c = points(24, 13)
+    nb, cc = nearest_lists(c, 13)
+    r = p_median_nearest(nb, cc, 3, gap=0.0, depth_k=1, lp_root=False)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(brute(c, 3))
+    assert r.rounds >= 2
+
+
 def test_nearest_k_without_fallback_is_not_called_optimal() -> None:
     from optimizer.solver.nearest import p_median_nearest
 

@@ -34,7 +34,7 @@ import numpy as np
 from optimizer.errors import PolicyError
 from optimizer.solver.benders import lp_sorted
 from optimizer.solver.budget import Budget
-from optimizer.solver.dense_radius import _levels_sorted, solve_levels
+from optimizer.solver.dense_radius import _Levels, _levels_sorted, solve_levels
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def p_median_nearest(
     seed: int = 0,
     msg: bool = False,
     lp_root: bool = True,
+    depth_k: int | None = None,
 ) -> LocationResult:
     """Solve a p-median given each client's nearest sites, certifying the pruned pairs.
 
@@ -75,6 +76,10 @@ def p_median_nearest(
     lp_root
         Solve the Benders LP over the lists first (bound, start plan, reduced-cost fixing; at
         most half the time limit).
+    depth_k
+        Model at first only each client's ``depth_k`` nearest listed sites (lazy levels,
+        García, Labbé & Marín 2011): a client the model serves beyond them gets its whole list
+        and the model is solved again. ``None``: the whole lists from the start.
 
     Returns
     -------
@@ -117,7 +122,7 @@ def p_median_nearest(
             best,
             serve,
             bounds=site_bounds,
-            depth=lv.n_levels - 1,
+            depth=_first_depth(lv, depth_k),
             integral=bool(np.all(costs == np.round(costs))),
             gap=gap,
             deadline=budget.deadline,
@@ -178,6 +183,14 @@ def _problem(neighbours: np.ndarray, costs: np.ndarray, p: int, n_sites: int) ->
         cost=costs.reshape(-1).astype(np.float64),
         p=p,
     )
+
+
+def _first_depth(lv: _Levels, depth_k: int | None) -> np.ndarray:
+    """Levels modelled per client in the first round: all but the last, or ``depth_k`` sites."""
+    full = lv.n_levels - 1
+    if depth_k is None or depth_k >= lv.level.shape[1]:
+        return full
+    return np.minimum(full, lv.level[:, max(0, depth_k - 1)].astype(np.int64) + 1)
 
 
 def _lp_start(
