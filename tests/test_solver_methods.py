@@ -78,6 +78,20 @@ def test_dense_mip_leaves_closed_sites_out() -> None:
     assert r.objective == pytest.approx(best)
 
 
+def test_dense_mip_keeps_a_closed_site_of_its_start() -> None:
+    """Reduced-cost fixing may close a site of the incumbent itself (no better plan uses it):
+    the MIP keeps that site rather than failing (a KeyError on TSPLIB vm1748 p=400)."""
+    c = points(13, 10)
+    r = solve_dense_radius(c, 3, [0, 5, 6], closed=np.array([0, 1]), gap=0.0)
+    best = min(
+        float(c[:, list(s)].min(axis=1).sum())
+        for s in itertools.combinations(range(10), 3)
+        if 1 not in s
+    )
+    assert 1 not in r.open_sites
+    assert r.objective == pytest.approx(best)
+
+
 def test_dense_with_fixed_sites() -> None:
     c = points(13, 12)
     r = p_median(c, 3, gap=0.0, method="dense", fixed_open=[0], fixed_closed=[1, 2])
