@@ -149,7 +149,7 @@ def p_median_nearest(
         neighbours, costs = widen(2 * k)
         if neighbours.shape[1] <= k:
             break
-    if not best or not np.isfinite(result.objective):
+    if not best or not np.isfinite(prob.objective_of(best)[0]):
         raise PolicyError(
             f"no plan serves every client within its {neighbours.shape[1]} listed sites in "
             "the time given: list more sites per client (or pass widen=)"
@@ -233,6 +233,7 @@ def _lp_start(
     in_s[by_rho[:p]] = True
     last_in, first_out = rho[by_rho[p - 1]], rho[by_rho[min(p, n_sites - 1)]]
     close = ~in_s & (lagrangian + rho - last_in >= target)
+    close[plan] = False  # the start plan's own sites stay (its MIP start must be feasible)
     force = in_s & (lagrangian - rho + first_out >= target)
     upper[close] = 0.0
     lower[force] = 1.0
