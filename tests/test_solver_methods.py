@@ -78,6 +78,20 @@ def test_dense_mip_leaves_closed_sites_out() -> None:
     assert r.objective == pytest.approx(best)
 
 
+def test_dense_mip_keeps_a_closed_site_of_its_start() -> None:
+    """Reduced-cost fixing may close a site of the incumbent itself (no better plan uses it):
+    the MIP keeps that site rather than failing (a KeyError on TSPLIB vm1748 p=400)."""
+    c = points(13, 10)
+    r = solve_dense_radius(c, 3, [0, 5, 6], closed=np.array([0, 1]), gap=0.0)
+    best = min(
+        float(c[:, list(s)].min(axis=1).sum())
+        for s in itertools.combinations(range(10), 3)
+        if 1 not in s
+    )
+    assert 1 not in r.open_sites
+    assert r.objective == pytest.approx(best)
+
+
 def test_dense_with_fixed_sites() -> None:
     c = points(13, 12)
     r = p_median(c, 3, gap=0.0, method="dense", fixed_open=[0], fixed_closed=[1, 2])
@@ -120,13 +134,16 @@ def nearest_lists(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(c, order, axis=1)
 
 
-def test_nearest_k_certifies_the_enumerated_optimum() -> None:
-    """Given enough nearest sites, the pruned pairs provably cannot matter."""
+@pytest.mark.parametrize("lp_root", [True, False])
+@pytest.mark.parametrize("k", [6, 14])
+def test_nearest_k_certifies_the_enumerated_optimum(lp_root: bool, k: int) -> None:
+    """Given enough nearest sites, the pruned pairs provably cannot matter (with and without
+    the LP's start plan and reduced-cost fixing)."""
     from optimizer.solver.nearest import p_median_nearest
 
     c = points(21, 14)
-    nb, cc = nearest_lists(c, 14)
-    r = p_median_nearest(nb, cc, 5, gap=0.0)
+    nb, cc = nearest_lists(c, k)
+    r = p_median_nearest(nb, cc, 5, gap=0.0, lp_root=lp_root)
     assert r.status == "optimal"
     assert r.objective == pytest.approx(brute(c, 5))
     assert r.bound == pytest.approx(r.objective)
@@ -149,6 +166,19 @@ def test_nearest_k_widens_when_a_client_needs_a_farther_site() -> None:
     assert widened and widened[0] == 2
     assert r.status == "optimal"
     assert r.objective == pytest.approx(brute(c, 2))
+
+
+def test_nearest_lazy_depth_proves_the_enumerated_optimum() -> None:
+    """Only the nearest site modelled at first (depth_k=1): the clients the model pushes past
+    it get their whole lists, and the answer is still the enumerated optimum."""
+    from optimizer.solver.nearest import p_median_nearest
+
+    c = points(24, 13)
+    nb, cc = nearest_lists(c, 13)
+    r = p_median_nearest(nb, cc, 3, gap=0.0, depth_k=1, lp_root=False)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(brute(c, 3))
+    assert r.rounds >= 2
 
 
 def test_nearest_k_without_fallback_is_not_called_optimal() -> None:

@@ -164,20 +164,24 @@ def choose_method(prob: LocationProblem) -> str:
     - a problem with groups, loads or contiguity, or one whose dense matrix does not fit
       (:func:`~optimizer.solver.tree.tree_applies`): ``"mip"``, the sparse radius MIP;
     - a pure dense p-median with ``p >= DENSE_MIN_P`` (50) and at least ``DENSE_MIN_ENTRIES``
-      (10⁶) client-site pairs: ``"dense"``: the Lagrangian root
-      (a plan, a bound, reduced-cost fixing), then the radius MIP built densely and solved by
-      HiGHS, whose LP bound is tight in this regime (the subgradient bound stops a few units
-      short of it and the tree then needs thousands of nodes);
+      (10⁶) client-site pairs: ``"dense"``: the LP root (the exact LP by Benders cuts,
+      :mod:`optimizer.solver.benders`: its bound, its rounded plan, reduced-cost fixing with its
+      multipliers), which often proves the plan by itself; otherwise the radius MIP built
+      densely and solved by HiGHS over the sites left, whose LP bound is tight in this regime;
     - a smaller ``p`` or a smaller matrix: ``"tree"``, the Lagrangian branch-and-bound, which
       branches hundreds of times a second on cheap dense bounds where the LP gap is wide
-      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 20); if it does not close in
-      60 % of the time limit, the dense radius MIP continues from its plan and fixings.
+      (OR-Library pmed1-40, n <= 900, all within 4 s); from 10⁶ pairs its root also starts from
+      the LP's multipliers (where the cuts are sparse enough, n·m/p <= 600,000), so an instance
+      whose LP is tight (TSPLIB fl1400, p = 5-50) closes at the root; if the tree does not close
+      in 60 % of the time limit, the dense radius MIP continues from its plan and fixings.
 
-    Measured (rl1304, 2 loaded cores): p = 200 the tree 97 s, dense 4.7 s; p = 500 the tree
-    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s. At p = 50 (load 7): dense proved
-    fl1400 in 12 s, vm1748 in 27 s and rl1304 in 7.6 s, where the tree (load 12) failed 60 s,
-    failed 60 s and took 18-24 s. At p = 20 the two are mixed (fl1400 dense 25 s vs the tree
-    unproven; vm1748 neither in 60 s; u1432 23 s vs 20 s), so the tree keeps p < 50.
+    In effect the root's gap decides: a root whose LP bound meets the plan ends there, a small
+    gap goes to HiGHS with most sites fixed, a wide one (small p) to the tree.
+
+    Measured (benchmarks/README.md, TSPLIB, 2 loaded cores): fl1400 p = 10 the subgradient tree
+    did not close in 60 s (bound 1 % short), the LP root proves it in 1 s; u1432 p = 200 60 s →
+    15-27 s; vm1748 p = 20 / 50 unproven → 19 s / 9 s. Before the LP root: rl1304 p = 200 the
+    tree 97 s, dense 4.7 s; p = 500 the tree 186 s, dense 8.5 s.
 
     Parameters
     ----------

@@ -373,6 +373,9 @@ def solve_dense_radius(
     DenseRadiusResult
         The best plan (columns of ``costs``), its bound and status.
     """
+    # a start site may be among the closed ones (fixing closes the sites of the incumbent that
+    # no *better* plan can use): it stays in the model, which only widens the relaxation
+    closed = np.setdiff1d(np.asarray(closed, dtype=np.int64), np.asarray(start, dtype=np.int64))
     cols = np.setdiff1d(np.arange(costs.shape[1]), closed)
     sub = np.ascontiguousarray(costs[:, cols])
     local = {int(j): k for k, j in enumerate(cols.tolist())}

@@ -245,6 +245,7 @@ def branch_and_bound(
     deadline: float | None = None,
     improve: Callable[[list[int]], list[int]] | None = None,
     root_iterations: int = _ROOT_ITERATIONS,
+    root_v: np.ndarray | None = None,
 ) -> TreeResult:
     """Solve a pure p-median on a dense cost matrix by Lagrangian branch-and-bound.
 
@@ -269,6 +270,9 @@ def branch_and_bound(
         Local search applied to every new incumbent.
     root_iterations
         Subgradient iterations at the root (at most).
+    root_v
+        Multipliers to start the root from (the LP's, :mod:`optimizer.solver.benders`);
+        default: each client's second-cheapest cost.
 
     Returns
     -------
@@ -282,13 +286,13 @@ def branch_and_bound(
     tree = _Tree(costs, p, f, integral, gap, improve)
     tree.offer(np.asarray(start, dtype=np.int64))
 
-    stack = [_root_node(costs, fixed_open, fixed_closed)]
+    stack = [_root_node(costs, fixed_open, fixed_closed, root_v)]
     fathomed = math.inf  # smallest bound among pruned nodes
     nodes = 0
     next_report = time.monotonic() + _PROGRESS_SECONDS
     root_closed = np.zeros(0, dtype=np.int64)
     root_bound = -math.inf
-    root_v: np.ndarray | None = None
+    root_v = None
     while stack:
         if deadline is not None and time.monotonic() >= deadline and not stack[-1].root:
             left = min(nd.parent_bound for nd in stack)
@@ -349,18 +353,23 @@ def branch_and_bound(
 
 
 def _root_node(
-    costs: np.ndarray, fixed_open: frozenset[int], fixed_closed: frozenset[int]
+    costs: np.ndarray,
+    fixed_open: frozenset[int],
+    fixed_closed: frozenset[int],
+    v: np.ndarray | None = None,
 ) -> _Node:
-    """Return the root of the search: the fixed sites decided, multipliers at second costs.
+    """Return the root of the search: the fixed sites decided, multipliers at ``v``.
 
-    Each client's multiplier starts at its second-cheapest cost (its cheapest if it has one
-    allowed site, 0 if none).
+    Without ``v``, each client's multiplier starts at its second-cheapest cost (its cheapest if
+    it has one allowed site, 0 if none).
     """
     n_sites = costs.shape[1]
     opened = np.zeros(n_sites, dtype=bool)
     opened[list(fixed_open)] = True
     free = ~opened
     free[list(fixed_closed)] = False
+    if v is not None:
+        return _Node(opened, free, np.asarray(v, dtype=np.float64), -math.inf, root=True)
     with np.errstate(invalid="ignore"):
         ordered = np.sort(np.where(np.isfinite(costs), costs, np.inf), axis=1)
     second = ordered[:, min(1, n_sites - 1)]

@@ -12,6 +12,15 @@ cost for anything beyond, is a relaxation of the full problem (its bound is vali
 - if some client is pushed past its k-th site, ``k`` is doubled through the caller's ``widen``
   callback and the model is solved again (the fallback), until the certificate holds, the time
   runs out, or ``widen`` gives no more.
+
+Before the MIP (``lp_root=True``), the Benders LP over the lists (:func:`~optimizer.solver.
+benders.lp_sorted`, itself a relaxation of the full LP) gives a valid bound and optimal
+multipliers ``v``; the ``p`` sites of largest LP value are the start plan when every client
+finds one of them in its list; with that plan's cost as the incumbent, the multipliers' reduced
+costs close the sites that cannot be in a better plan (and open those that must be), so the
+MIP is built over fewer sites. The result's bound is the better of the LP's and the MIP's
+(capped by the incumbent the fixing used), so a stated gap is valid even when the MIP runs
+out of time.
 """
 
 from __future__ import annotations
@@ -23,8 +32,9 @@ from collections.abc import Callable
 import numpy as np
 
 from optimizer.errors import PolicyError
+from optimizer.solver.benders import lp_sorted
 from optimizer.solver.budget import Budget
-from optimizer.solver.dense_radius import _levels_sorted, solve_levels
+from optimizer.solver.dense_radius import _Levels, _levels_sorted, solve_levels
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 
 logger = logging.getLogger(__name__)
@@ -43,6 +53,8 @@ def p_median_nearest(
     threads: int | None = None,
     seed: int = 0,
     msg: bool = False,
+    lp_root: bool = True,
+    depth_k: int | None = None,
 ) -> LocationResult:
     """Solve a p-median given each client's nearest sites, certifying the pruned pairs.
 
@@ -61,6 +73,13 @@ def p_median_nearest(
         the certificate fails); ``None``: return the plan uncertified with its bound.
     time_limit, gap, threads, seed, msg
         As in :func:`optimizer.solver.solve`.
+    lp_root
+        Solve the Benders LP over the lists first (bound, start plan, reduced-cost fixing; at
+        most half the time limit).
+    depth_k
+        Model at first only each client's ``depth_k`` nearest listed sites (lazy levels,
+        García, Labbé & Marín 2011): a client the model serves beyond them gets its whole list
+        and the model is solved again. ``None``: the whole lists from the start.
 
     Returns
     -------
@@ -76,6 +95,9 @@ def p_median_nearest(
     n_sites = int(neighbours.max()) + 1
     best: list[int] = []
     bound = -np.inf
+    site_bounds = (np.zeros(n_sites), np.ones(n_sites))
+    if lp_root:
+        best, bound, site_bounds = _lp_start(neighbours, costs, p, n_sites, budget)
     while True:
         k = neighbours.shape[1]
         t0 = time.perf_counter()
@@ -99,8 +121,8 @@ def p_median_nearest(
             p,
             best,
             serve,
-            bounds=(np.zeros(n_sites), np.ones(n_sites)),
-            depth=lv.n_levels - 1,
+            bounds=site_bounds,
+            depth=_first_depth(lv, depth_k),
             integral=bool(np.all(costs == np.round(costs))),
             gap=gap,
             deadline=budget.deadline,
@@ -119,14 +141,15 @@ def p_median_nearest(
             result.bound,
         )
         bound = max(bound, result.bound) if np.isfinite(result.bound) else bound
-        best = result.open_sites  # the next, wider model starts from it
+        if result.open_sites:
+            best = result.open_sites  # the next, wider model starts from it
         if result.status != "uncertified" or widen is None or budget.expired():
             break
         logger.info("nearest k=%d: %d clients served beyond it; widening", k, len(overflow))
         neighbours, costs = widen(2 * k)
         if neighbours.shape[1] <= k:
             break
-    if not best or not np.isfinite(result.objective):
+    if not best or not np.isfinite(prob.objective_of(best)[0]):
         raise PolicyError(
             f"no plan serves every client within its {neighbours.shape[1]} listed sites in "
             "the time given: list more sites per client (or pass widen=)"
@@ -160,3 +183,65 @@ def _problem(neighbours: np.ndarray, costs: np.ndarray, p: int, n_sites: int) ->
         cost=costs.reshape(-1).astype(np.float64),
         p=p,
     )
+
+
+def _first_depth(lv: _Levels, depth_k: int | None) -> np.ndarray:
+    """Levels modelled per client in the first round: all but the last, or ``depth_k`` sites."""
+    full = lv.n_levels - 1
+    if depth_k is None or depth_k >= lv.level.shape[1]:
+        return full
+    return np.minimum(full, lv.level[:, max(0, depth_k - 1)].astype(np.int64) + 1)
+
+
+def _lp_start(
+    neighbours: np.ndarray, costs: np.ndarray, p: int, n_sites: int, budget: Budget
+) -> tuple[list[int], float, tuple[np.ndarray, np.ndarray]]:
+    """Return the LP's start plan, its bound and the sites' bounds after reduced-cost fixing.
+
+    The plan is empty (and nothing is fixed) when the LP fails or some client has none of the
+    LP's ``p`` largest sites in its list.
+    """
+    lower, upper = np.zeros(n_sites), np.ones(n_sites)
+    left = budget.remaining()
+    lp = lp_sorted(
+        neighbours,
+        costs.astype(np.float64),
+        n_sites,
+        p,
+        [],
+        deadline=None if left is None else time.monotonic() + 0.5 * left,
+    )
+    if lp is None:
+        return [], -np.inf, (lower, upper)
+    v = lp.v
+    rho = np.zeros(n_sites)
+    np.add.at(rho, neighbours.reshape(-1), np.minimum(0.0, costs - v[:, None]).reshape(-1))
+    by_rho = np.argsort(rho, kind="stable")
+    lagrangian = float(v.sum() + rho[by_rho[:p]].sum())  # valid: v_i <= each last listed cost
+    plan = sorted(int(j) for j in np.argsort(-lp.y, kind="stable")[:p])
+    hit = np.isin(neighbours, plan)
+    if not hit.any(axis=1).all():
+        logger.info(
+            "nearest LP: bound %.10g; its rounded plan leaves a client unlisted", lagrangian
+        )
+        return [], lagrangian, (lower, upper)
+    first = hit.argmax(axis=1)
+    ub = float(costs[np.arange(len(costs)), first].sum())
+    integral = bool(np.all(costs == np.round(costs)))
+    target = ub - (1.0 - 1e-6 if integral else 1e-9 * max(1.0, abs(ub)))
+    in_s = np.zeros(n_sites, dtype=bool)
+    in_s[by_rho[:p]] = True
+    last_in, first_out = rho[by_rho[p - 1]], rho[by_rho[min(p, n_sites - 1)]]
+    close = ~in_s & (lagrangian + rho - last_in >= target)
+    close[plan] = False  # the start plan's own sites stay (its MIP start must be feasible)
+    force = in_s & (lagrangian - rho + first_out >= target)
+    upper[close] = 0.0
+    lower[force] = 1.0
+    logger.info(
+        "nearest LP: bound %.10g, rounded plan %.10g; %d sites closed, %d opened by reduced costs",
+        lagrangian,
+        ub,
+        int(close.sum()),
+        int(force.sum()),
+    )
+    return plan, lagrangian, (lower, upper)
