@@ -14,6 +14,7 @@ from optimizer.inputs import Inputs
 from optimizer.planning import plan_types
 from optimizer.planning.budget import TimeBudget
 from optimizer.report import Plan, build_plan
+from optimizer.report.grassroots import build_grassroots  # grassroots (issue 14)
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
 
@@ -65,6 +66,16 @@ def make_plan(
             notes=notes,
             graph=geography.graph,
             area_km2=geography.area_km2,
+        )
+    # grassroots (issue 14): grids, 综治中心, 雪亮工程 and mediators below the township
+    with budget.stage("grassroots"):
+        grassroots = build_grassroots(inputs, policy, budget)
+    if grassroots is not None:
+        plan = dataclasses.replace(
+            plan,
+            grassroots=grassroots,
+            checks=[*plan.checks, *grassroots.checks],
+            notes=[*plan.notes, *grassroots.notes],
         )
     report = TimeBudgetReport(
         limit_seconds=budget.seconds,

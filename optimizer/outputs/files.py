@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from optimizer.outputs import maps, tables
+from optimizer.outputs.grassroots import add_grassroots_layers  # grassroots (issue 14)
 from optimizer.outputs.plan_json import plan_json_text
 from optimizer.report.plan import Plan
 from optimizer.schema import FACILITY_LABELS_ZH
@@ -67,6 +68,8 @@ def _write_all(plan: Plan, d: Path, *, map_tiles: str | None) -> list[str]:
         tiles=map_tiles,
         synthetic=plan.synthetic,
     )
+    if plan.grassroots is not None:  # grassroots (issue 14): 网格 and 村（社区） layers
+        add_grassroots_layers(m, plan.grassroots)
     maps.save_map(m, d / "map.html")
     names.append("map.html")
     return names

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
+from optimizer.outputs.grassroots import grassroots_sheets  # grassroots (issue 14)
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH
@@ -301,6 +302,9 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
                 xw, sheet_name="人员配置", index=False
             )
         checks.to_excel(xw, sheet_name="规则检查", index=False)
+        if plan.grassroots is not None:  # grassroots (issue 14): 网格 … 人民调解员
+            for sheet, table in grassroots_sheets(plan.grassroots).items():
+                table.to_excel(xw, sheet_name=sheet, index=False)
         wb = xw.book
         wb.properties.created = FIXED_TIME
         wb.properties.modified = FIXED_TIME

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from optimizer.errors import PolicyError
+from optimizer.rules.grassroots import GrassrootsPolicy  # grassroots (issue 14)
 from optimizer.rules.staffing import StaffingPolicy
 from optimizer.schema import TIBETAN_AREA_PREFIXES
 
@@ -399,6 +400,9 @@ class Policy:
         people it serves were on average this many km closer (0 = off).
     solver
         Solver settings.
+    grassroots
+        Grids, 综治中心, 雪亮工程 and mediators below the township (clauses 13-18); see
+        :mod:`optimizer.rules.grassroots`.
     """
 
     name: str = "baseline"
@@ -409,6 +413,7 @@ class Policy:
     colocation_bonus_km: float = 0.0
     travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    grassroots: GrassrootsPolicy = field(default_factory=GrassrootsPolicy)  # issue 14
 
     def __post_init__(self) -> None:
         if self.colocation_bonus_km < 0:
