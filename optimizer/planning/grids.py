@@ -171,18 +171,13 @@ def pieces_for(households: float, lo: float, hi: float) -> int:
     return int(best)
 
 
-def _blocks(
-    villages: gpd.GeoDataFrame, policy: GrassrootsPolicy, size: float | None = None
-) -> gpd.GeoDataFrame:
-    """Cut the villages into building blocks: grid-sized, or of at most ``size`` households."""
+def _blocks(villages: gpd.GeoDataFrame, policy: GrassrootsPolicy) -> gpd.GeoDataFrame:
+    """Cut the villages into grid-sized building blocks (see :func:`pieces_for`)."""
     rows: list[dict[str, object]] = []
     for _, v in villages.iterrows():
         hh = float(v["households"]) if np.isfinite(v["households"]) else 0.0
         lo, hi = _upper(v, policy)
-        if size is None:
-            k = pieces_for(hh, lo, hi)
-        else:
-            k = max(1, math.ceil(hh / size))
+        k = pieces_for(hh, lo, hi)
         geom = v.geometry
         if k > 1 and isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
             pieces = _split(geom, k)
@@ -283,9 +278,8 @@ def _solve_zone(
     """
     lo, hi = bounds
     hi = max(hi, float(hh.max()))
-    for lower in (lo * r for r in _RELAX):
-        if lower > 0 and hh.sum() < lower:
-            continue
+    total = float(hh.sum())
+    for lower in dict.fromkeys(min(lo * r, total) for r in _RELAX):  # fewer than one grid: one
         prob = _problem(hh, xy, edges, lower, hi, policy.neighbours)
         try:
             with budget.solving():
@@ -299,7 +293,7 @@ def _solve_zone(
         except (InfeasibleError, SolverError):
             continue
         if res.status in ("optimal", "feasible"):
-            return res.assignment, (None if lower == lo else lower)
+            return res.assignment, (None if lower >= lo or lower == total else lower)
     return np.arange(len(hh)), 0.0  # each block alone (always feasible, blocks <= hi)
 
 

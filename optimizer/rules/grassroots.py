@@ -28,10 +28,6 @@ class GrassrootsPolicy:
         Residents a rural grid may hold at most (2,500).
     urban_households_min, urban_households_max
         Household bounds of an urban grid (社区; 300-500 households).
-    block_households
-        Largest building block of the grid model: a village with more households is split
-        into household-weighted strips of at most this many, which the model then joins into
-        grids (default: half the rural minimum).
     grid_seconds
         Seconds the grid models may take in all (each zone at most 1 s); zones left when they
         are spent keep their villages' own grids and are reported with their deviation.
@@ -64,7 +60,6 @@ class GrassrootsPolicy:
     rural_residents_max: float = 2500.0
     urban_households_min: float = 300.0
     urban_households_max: float = 500.0
-    block_households: float | None = None
     grid_seconds: float = 30.0
     neighbours: int = 8
     workers_per_grid: int = 1
@@ -91,8 +86,6 @@ class GrassrootsPolicy:
         for name in ("rural_residents_max", "camera_radius_m", "grid_seconds"):
             if getattr(self, name) <= 0:
                 problems.append(f"grassroots.{name} must be positive")
-        if self.block_households is not None and self.block_households <= 0:
-            problems.append("grassroots.block_households must be positive (or null)")
         if self.neighbours < 1:
             problems.append("grassroots.neighbours must be at least 1")
         if self.workers_per_grid < 1:
@@ -110,13 +103,6 @@ class GrassrootsPolicy:
             problems.append("grassroots.score_* weights must be non-negative, not all zero")
         if problems:
             raise PolicyError(problems)
-
-    @property
-    def block_size(self) -> float:
-        """Households of the largest building block (``block_households`` or its default)."""
-        if self.block_households is not None:
-            return self.block_households
-        return min(self.rural_households_min, self.urban_households_min) / 2.0
 
     def bounds(self, urban: bool) -> tuple[float, float]:
         """Return the household bounds of a grid of the given kind."""
