@@ -23,6 +23,9 @@ __all__ = ["add_grassroots_layers", "grassroots_json", "grassroots_sheets"]
 
 #: Simplification of the polygons drawn on the map (degrees, about 10 m).
 _MAP_TOLERANCE = 1e-4
+#: Most grids (and villages) drawn on the map; above it, only the grids outside their bounds
+#: are drawn and no village layer (every grid is in plan.xlsx, plan.json).
+MAP_MAX_FEATURES = 20_000
 
 
 def _num(x: Any) -> float | int | None:
@@ -252,6 +255,9 @@ def _geojson(gdf: gpd.GeoDataFrame, props: list[str]) -> dict[str, Any]:
 def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
     """Add the 网格 and 村（社区） layers (off at start) before the map's layer control.
 
+    Above :data:`MAP_MAX_FEATURES` grids only those outside their bounds are drawn, and no
+    village layer, so that the page stays usable.
+
     Parameters
     ----------
     m
@@ -272,7 +278,12 @@ def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
         ],
         colour=np.where(g.grids["deviation"] != 0, "#d62728", "#1f77b4"),
     )
-    group = folium.FeatureGroup(name="网格（多网合一）", show=False)
+    name = "网格（多网合一）"
+    many = len(grids) > MAP_MAX_FEATURES
+    if many:
+        grids = grids[grids["deviation"] != 0]
+        name = f"网格（多网合一）：仅显示超出户数范围的 {len(grids)} 个，全部见 plan.xlsx"
+    group = folium.FeatureGroup(name=name, show=False)
     folium.GeoJson(
         _geojson(grids, ["tip", "colour"]),
         name="网格",
@@ -284,6 +295,10 @@ def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(group)
     group.add_to(m)
+    if many or len(g.villages) > MAP_MAX_FEATURES:
+        for control in saved:
+            m.add_child(control)
+        return
     vill = g.villages.assign(
         tip=[
             f"{n}（{k}）：{h:.0f} 户，{n_g} 个网格"
