@@ -45,7 +45,7 @@ _REFINE = 3
 #: Lower bounds tried, as shares of the planner's, when the planner's cannot hold.
 _RELAX = (1.0, 0.75, 0.0)
 #: Seconds one zone's model may take (at the limit, the best plan found with its gap).
-_ZONE_SECONDS = 1.0
+_ZONE_SECONDS = 2.0
 #: Relative gap at which a zone's model stops (compactness needs no more).
 _GAP = 0.01
 
@@ -68,6 +68,8 @@ class GridPlan:
         ``grid`` (its grid's code), ``geometry`` (EPSG:4326).
     relaxed
         ``(township_code, kind) -> lower bound used`` where the planner's could not hold.
+    zones_timed_out
+        Grid models that stopped at their time limit (best plan found, not proven).
     zones_skipped
         Zones left as their villages' own grids when ``grassroots.grid_seconds`` ran out.
     problems_solved
@@ -86,6 +88,7 @@ class GridPlan:
     relaxed: dict[tuple[str, str], float] = field(default_factory=dict)
     problems_solved: int = 0
     zones_skipped: int = 0
+    zones_timed_out: int = 0
     seconds: float = 0.0
     solver_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -270,15 +273,17 @@ def _solve_zone(
     policy: GrassrootsPolicy,
     budget: TimeBudget,
     seed: int,
-) -> tuple[np.ndarray, float | None]:
+) -> tuple[np.ndarray, float | None, bool]:
     """Join the connected blocks of one zone into grids; return each block's centre block.
 
     The lower bound is lowered step by step (``_RELAX``) when the planner's cannot hold; the bound used is
-    returned when it differs from the planner's (else None).
+    returned when it differs from the planner's (else None), and whether a solve stopped at
+    its time limit (its plan is then the best found, which may depend on the machine's speed).
     """
     lo, hi = bounds
     hi = max(hi, float(hh.max()))
     total = float(hh.sum())
+    hit = False
     for lower in dict.fromkeys(min(lo * r, total) for r in _RELAX):  # fewer than one grid: one
         prob = _problem(hh, xy, edges, lower, hi, policy.neighbours)
         try:
@@ -292,9 +297,10 @@ def _solve_zone(
                 )
         except (InfeasibleError, SolverError):
             continue
+        hit = hit or res.time_limit_reached
         if res.status in ("optimal", "feasible"):
-            return res.assignment, (None if lower >= lo or lower == total else lower)
-    return np.arange(len(hh)), 0.0  # each block alone (always feasible, blocks <= hi)
+            return res.assignment, (None if lower >= lo or lower == total else lower), hit
+    return np.arange(len(hh)), 0.0, hit  # each block alone (always feasible, blocks <= hi)
 
 
 def _zone_blocks(coarse: gpd.GeoDataFrame, ids: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -354,8 +360,12 @@ def _redraw(
     budget: TimeBudget,
     seed: int,
     relaxed: dict[tuple[str, str], float],
-) -> tuple[gpd.GeoDataFrame, int]:
-    """Cut a zone's blocks finer and let the solver join them into grids."""
+) -> tuple[gpd.GeoDataFrame, int, int]:
+    """Cut a zone's blocks finer and let the solver join them into grids.
+
+    Returns the fine blocks with their ``centre``, the problems solved and how many of them
+    stopped at their time limit.
+    """
     fine = _refine(zone).reset_index(drop=True)
     edges = _edges(fine)
     label = _components(edges, len(fine))
@@ -363,7 +373,7 @@ def _redraw(
     hh = fine["households"].to_numpy()
     centre = np.arange(len(fine))
     urban = bool(fine["urban"].iloc[0])
-    solved = 0
+    solved = timed_out = 0
     for comp in np.unique(label):
         ids = np.flatnonzero(label == comp)
         if len(ids) == 1:
@@ -373,13 +383,14 @@ def _redraw(
         inside = (label[edges[:, 0]] == comp) if len(edges) else np.zeros(0, dtype=bool)
         sub = local[edges[inside]].reshape(-1, 2)
         bounds = (policy.bounds(urban)[0], float(fine["hi"].to_numpy()[ids].min()))
-        got, lower = _solve_zone(hh[ids], xy[ids], sub, bounds, policy, budget, seed)
+        got, lower, hit = _solve_zone(hh[ids], xy[ids], sub, bounds, policy, budget, seed)
+        timed_out += int(hit)
         centre[ids] = ids[got]
         solved += 1
         if lower is not None:
             key = (str(fine["township_code"].iloc[0]), "社区" if urban else "村")
             relaxed[key] = min(lower, relaxed.get(key, lower))
-    return fine.assign(centre=centre), solved
+    return fine.assign(centre=centre), solved, timed_out
 
 
 def plan_grids(
@@ -426,7 +437,7 @@ def plan_grids(
         [coarse["township_code"].to_numpy(), coarse["urban"].to_numpy()], sort=True
     )
     grid_budget = TimeBudget(policy.grid_seconds, floor=0.0)
-    skipped = 0
+    skipped = timed_out = 0
     for _, idx in groups if has_geom else []:
         zone = _zone_blocks(coarse, idx.to_numpy(), edges)
         if not len(zone):
@@ -436,9 +447,10 @@ def plan_grids(
             continue
         keep[zone] = False
         with budget.solving():
-            fine, n = _redraw(coarse.iloc[zone], policy, grid_budget, seed, relaxed)
+            fine, n, late = _redraw(coarse.iloc[zone], policy, grid_budget, seed, relaxed)
         parts.append(fine)
         solved += n
+        timed_out += late
     blocks = coarse[keep].reset_index(drop=True)
     blocks["centre"] = np.arange(len(blocks))
     for fine in parts:
@@ -453,6 +465,11 @@ def plan_grids(
         notes.append(
             f"grid models stopped after grassroots.grid_seconds = {policy.grid_seconds:g} s: "
             f"{skipped} zone(s) keep their villages' own grids (deviations listed)"
+        )
+    if timed_out:
+        notes.append(
+            f"{timed_out} grid model(s) stopped at their {_ZONE_SECONDS:g} s limit: their grids are "
+            "the best found (feasible, not proven most compact) and may differ on a slower machine"
         )
     if not has_geom:
         notes.append(
@@ -469,6 +486,7 @@ def plan_grids(
         relaxed=relaxed,
         problems_solved=solved,
         zones_skipped=skipped,
+        zones_timed_out=timed_out,
         seconds=round(time.monotonic() - t0, 3),
         solver_seconds=round(budget.solving_seconds - solving0, 3),
         notes=notes,
