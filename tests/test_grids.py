@@ -164,3 +164,15 @@ def test_bounds_come_from_the_scenario():
     plan = plan_grids(vin, p.grassroots, budget=TimeBudget(30))
     assert len(plan.grids) == 4 and plan.grids["fulltime"].all()
     assert pd.Series(plan.grids["households"]).max() <= 300
+
+
+def test_points_layer_gives_grids_by_delaunay_neighbours():
+    from shapely.geometry import Point
+
+    pts = [Point(104.0 + 0.01 * i, 30.0 + 0.003 * (i % 2)) for i in range(5)]
+    vin = _row(["201", "202", "203", "204", "205"], [120, 250, 900, 240, 150], ["村"] * 5, pts)
+    plan = plan_grids(vin, GrassrootsPolicy(), budget=TimeBudget(30))
+    g = plan.grids
+    assert g["households"].sum() == 1660
+    assert (g["deviation"] == 0).all(), g[["villages", "households", "deviation"]]
+    assert set(plan.blocks["village_code"]) == set(vin.villages["code"])
