@@ -45,7 +45,7 @@ _REFINE = 3
 #: Lower bounds tried, as shares of the planner's, when the planner's cannot hold.
 _RELAX = (1.0, 0.75, 0.0)
 #: Seconds one zone's model may take (at the limit, the best plan found with its gap).
-_ZONE_SECONDS = 2.0
+_ZONE_SECONDS = 10.0
 #: Relative gap at which a zone's model stops (compactness needs no more).
 _GAP = 0.01
 

@@ -128,7 +128,7 @@ class GrassrootsReport:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """Return the headline figures (for ``plan.json`` and the summary sheet)."""
+        """Return the headline figures (for ``plan.json``; timings are in its solver section)."""
         g = self.grids
         med = self.mediators_by_county
         cam = self.cameras.villages
@@ -151,7 +151,6 @@ class GrassrootsReport:
             "mediators_proposed": int(med["proposed"].sum()),
             "mediator_share_after": _share(med["with_after"].sum(), med["committees"].sum()),
             "mediator_cost_yuan": float(med["cost_yuan"].sum()),
-            "seconds": self.seconds,
         }
 
 

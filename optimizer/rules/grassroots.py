@@ -29,7 +29,7 @@ class GrassrootsPolicy:
     urban_households_min, urban_households_max
         Household bounds of an urban grid (社区; 300-500 households).
     grid_seconds
-        Seconds the grid models may take in all (each zone at most 2 s); zones left when they
+        Seconds the grid models may take in all (each zone at most 10 s); zones left when they
         are spent keep their villages' own grids and are reported with their deviation.
     neighbours
         Candidate grid centres per block: its nearest blocks in the same township (the model
@@ -60,7 +60,7 @@ class GrassrootsPolicy:
     rural_residents_max: float = 2500.0
     urban_households_min: float = 300.0
     urban_households_max: float = 500.0
-    grid_seconds: float = 60.0
+    grid_seconds: float = 120.0
     neighbours: int = 8
     workers_per_grid: int = 1
     rural_fulltime: bool = False
