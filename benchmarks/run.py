@@ -4,6 +4,7 @@ Run from the repository root after ``pip install .`` and ``pip install -r benchm
 
     python benchmarks/run.py                      # everything, defaults
     python benchmarks/run.py --instances pmed1,pmed2 --spopt pmed1 --no-plan   # smoke
+    python benchmarks/run.py --suite tsplib       # TSPLIB n <= 3,038 with pbp-pmedian beside
 
 Every solve runs in its own subprocess so that time and peak memory are per instance. See
 benchmarks/README.md for what is measured and how to read the table.
@@ -664,7 +665,21 @@ def summarise(results: dict[str, Any], args: argparse.Namespace) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--suite", choices=["pmed", "tsplib"], default="pmed")
+    known, rest = pre.parse_known_args(argv)
+    if known.suite == "tsplib":
+        import tsplib_suite
+
+        return tsplib_suite.main(rest)
+    argv = rest
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--suite",
+        choices=["pmed", "tsplib"],
+        default="pmed",
+        help="pmed (default: OR-Library and the province plan) or tsplib (see tsplib_suite.py)",
+    )
     ap.add_argument(
         "--instances",
         default="all",

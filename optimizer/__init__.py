@@ -4,8 +4,11 @@ The public entry points are importable from here::
 
     from optimizer import Policy, load_inputs, make_plan, write_plan
 
-    plan = make_plan(load_inputs("data/sample"), Policy.from_dict({"police": {"reduction": 0.4}}))
+    inputs = load_inputs()  # the bundled synthetic sample; or load_inputs("data/my_county")
+    plan = make_plan(inputs, Policy.from_dict({"police": {"reduction": 0.4}}))
     write_plan(plan, "out/forty")
+
+``sample_dir()`` and ``scenarios_dir()`` say where the bundled sample and scenario files are.
 
 They are loaded on first use, so ``import optimizer.solver`` (the geography-free core) stays
 light. ``docs/architecture.md`` maps the stages.
@@ -21,6 +24,7 @@ from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyE
 if TYPE_CHECKING:
     from optimizer.inputs import Inputs, load_inputs
     from optimizer.outputs import write_plan
+    from optimizer.paths import sample_dir, scenarios_dir
     from optimizer.pipeline import make_plan
     from optimizer.report import Plan
     from optimizer.rules import Policy, load_scenario
@@ -34,6 +38,8 @@ _LAZY = {
     "load_inputs": "optimizer.inputs",
     "write_plan": "optimizer.outputs",
     "make_plan": "optimizer.pipeline",
+    "sample_dir": "optimizer.paths",
+    "scenarios_dir": "optimizer.paths",
     "Plan": "optimizer.report",
     "Policy": "optimizer.rules",
     "load_scenario": "optimizer.rules",
@@ -61,6 +67,8 @@ __all__ = [
     "load_scenario",
     "make_plan",
     "p_median",
+    "sample_dir",
+    "scenarios_dir",
     "solve",
     "write_plan",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "InfeasibleError",
     "OptimizerError",
+    "OutputError",
     "PolicyError",
     "SolverError",
 ]
@@ -61,6 +62,16 @@ class PolicyError(_ProblemList):
     """A policy or scenario setting that is invalid (unknown key, out-of-range value)."""
 
     title = "invalid policy"
+
+
+class OutputError(_ProblemList):
+    """The output folder cannot take the files: it is an input, the wrong kind, or not writable.
+
+    Raised before the first byte is written when the destination is checked, and when the file
+    system fails while writing (full disk, permissions); either way nothing was changed.
+    """
+
+    title = "the output cannot be written"
 
 
 class InfeasibleError(_ProblemList):

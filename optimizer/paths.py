@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-__all__ = ["frame_dir", "sample_dir"]
+__all__ = ["frame_dir", "sample_dir", "scenarios_dir"]
 
 
 def _data_dir(subpackage: str, folder: str) -> Path:
@@ -49,3 +49,14 @@ def sample_dir() -> Path:
         A data folder with ``townships.gpkg``, ``facilities.csv``, ``counties.csv``, ``roads.gpkg``.
     """
     return _data_dir("sample_data", "sample")
+
+
+def scenarios_dir() -> Path:
+    """Return the folder of the bundled scenario files (``baseline.yaml``, ``cut40.yaml`` ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The repository's ``scenarios/`` folder, installed as ``optimizer.scenario_data``.
+    """
+    return _data_dir("scenario_data", "../scenarios").resolve()

@@ -8,17 +8,52 @@ then the report (rule checks, metrics, staffing) in :func:`optimizer.report.buil
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from optimizer.inputs import Inputs
 from optimizer.planning import plan_types
 from optimizer.planning.budget import TimeBudget
+from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan, build_plan
 from optimizer.report.grassroots import build_grassroots  # grassroots (issue 14)
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
+from optimizer.rules.overrides import apply_township_overrides
+from optimizer.schema import FACILITY_LABELS_ZH
+from optimizer.spatial import Geography
 
 __all__ = ["make_plan"]
+
+
+class _ReportedBudget(TimeBudget):
+    """The run's time budget, which also announces each of its stages to a progress display."""
+
+    def __init__(self, seconds: float, progress: Progress, labels: dict[str, str]) -> None:
+        super().__init__(seconds)
+        self._progress = progress
+        self._labels = labels
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Count the block's seconds to ``name`` and show it as one stage."""
+        with self._progress.stage(name, self._labels.get(name, name)), super().stage(name):
+            yield
+
+
+def _stage_labels(inputs: Inputs) -> dict[str, str]:
+    n_towns = len(inputs.townships)
+    labels = {
+        "spatial": f"地理：投影、相邻关系与距离（{n_towns:,} 个乡镇）",
+        "report": "规则检查、指标与人员配置",
+    }
+    if inputs.villages is not None:  # grassroots (issue 14)
+        n_vill = len(inputs.villages.villages)
+        labels["grassroots"] = f"网格、综治中心、雪亮工程与人民调解员（{n_vill:,} 个村（社区））"
+    counts = inputs.facilities["type"].astype(str).value_counts()
+    for t, zh in FACILITY_LABELS_ZH.items():
+        labels[t] = f"求解 {zh}布局（现有 {int(counts.get(t, 0)):,} 个）"
+    return labels
 
 
 def make_plan(
@@ -26,6 +61,8 @@ def make_plan(
     policy: Policy | None = None,
     *,
     types: Sequence[str] | None = None,
+    geography: Geography | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Plan:
     """Plan the facility types present in the data (or those selected).
 
@@ -37,6 +74,11 @@ def make_plan(
         Scenario settings; default: the work plan's values.
     types
         Facility types to plan; default: every type present in the data.
+    geography
+        The inputs' geography (:func:`optimizer.spatial.project`, with the adjacency and road
+        graph filled in or not), shared by runs on the same townships; default: computed here.
+    progress
+        Told of each stage (geography, each type's solve, the report); default: silent.
 
     Returns
     -------
@@ -51,13 +93,17 @@ def make_plan(
     InfeasibleError
         When the rules cannot hold together; the message names the townships and numbers.
     PolicyError
-        When a selected type is unknown.
+        When a selected type is unknown, or a township override names a code or id the data
+        does not have.
     DataError
         When a selected type has no facilities in the data.
     """
     policy = policy or Policy()
-    budget = TimeBudget(policy.solver.time_limit)
-    type_plans, notes, geography = plan_types(inputs, policy, types=types, budget=budget)
+    budget = _ReportedBudget(policy.solver.time_limit, progress, _stage_labels(inputs))
+    inputs = apply_township_overrides(inputs, policy)
+    type_plans, notes, geography = plan_types(
+        inputs, policy, types=types, budget=budget, geography=geography
+    )
     with budget.stage("report"):
         plan = build_plan(
             inputs,

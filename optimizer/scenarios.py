@@ -1,12 +1,12 @@
 """Run several scenarios on the same data and put their plans side by side.
 
 A planner rarely adopts the first plan: a 35 % or a 40 % cut? a distance limit? the cut counted
-per county? :func:`run_scenarios` solves one plan per :class:`~optimizer.rules.policy.Policy` (in
-parallel processes where the machine has more than one core), :func:`compare_table` gives one
-row per scenario with the numbers leaders ask about, :func:`township_differences` lists, per
-township, the station each scenario gives it, and :func:`write_comparison` writes the tables,
-the charts and ``compare.html`` (synchronised maps side by side) into one folder, all or
-nothing.
+per county? :func:`run_scenarios` solves one plan per :class:`~optimizer.rules.policy.Policy` (on
+a local Dask cluster where the machine has more than one core, see :mod:`optimizer.engine`),
+:func:`compare_table` gives one row per scenario with the numbers leaders ask about,
+:func:`township_differences` lists, per township, the station each scenario gives it, and
+:func:`write_comparison` writes the tables, the charts and ``compare.html`` (synchronised maps
+side by side) into one folder, all or nothing.
 
 Examples
 --------
@@ -22,14 +22,10 @@ Examples
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
-import multiprocessing
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,11 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, InfeasibleError, PolicyError
+from optimizer.engine import Engine, Job, prepare
+from optimizer.errors import DataError, InfeasibleError, OptimizerError, PolicyError, SolverError
 from optimizer.inputs import Inputs
-from optimizer.outputs import charts, maps, write_plan
+from optimizer.outputs import charts, maps, office, write_plan
+from optimizer.outputs.files import staged_output
 from optimizer.outputs.tables import FIXED_TIME
-from optimizer.pipeline import make_plan
 from optimizer.report import Plan
 from optimizer.rules import Policy
 from optimizer.schema import FACILITY_LABELS_ZH
@@ -92,11 +89,6 @@ _TYPE_HEADERS_ZH = {
 # running
 
 
-def _run_one(inputs: Inputs, policy: Policy, types: Sequence[str] | None = None) -> Plan:
-    """Plan one scenario (module level, so worker processes can unpickle it)."""
-    return make_plan(inputs, policy, types=types)
-
-
 def _check_names(policies: Sequence[Policy]) -> None:
     seen: dict[str, int] = {}
     problems = []
@@ -117,8 +109,9 @@ def run_scenarios(
     *,
     workers: int | None = None,
     types: Sequence[str] | None = None,
+    scheduler: str | None = None,
 ) -> list[Plan]:
-    """Plan every scenario on the same data, in parallel where the machine allows.
+    """Plan every scenario on the same data, on the engine :mod:`optimizer.sweep` uses too.
 
     Parameters
     ----------
@@ -128,10 +121,13 @@ def run_scenarios(
     policies
         One policy per scenario; names must differ.
     workers
-        Worker processes; default: the number of cores, at most the number of scenarios.
-        ``1`` runs serially. The plans are the same either way (only solver wall times differ).
+        Dask worker processes of a local cluster; default: the number of cores, at most the
+        number of scenarios. ``1`` runs them one by one in this process. The plans are the same
+        either way (only wall times differ); each worker's solver runs on one thread.
     types
         Facility types to plan (see :func:`optimizer.pipeline.make_plan`); default: all present.
+    scheduler
+        Address of a running Dask scheduler (``tcp://HOST:PORT``) to run them on instead.
 
     Returns
     -------
@@ -149,53 +145,38 @@ def run_scenarios(
     if not policies:
         raise PolicyError("no scenarios to run: give at least one")
     _check_names(policies)
-    if isinstance(inputs, Inputs):
-        per = [inputs] * len(policies)
-    else:
-        per = list(inputs)
-        if len(per) != len(policies):
-            raise PolicyError(f"{len(per)} inputs for {len(policies)} scenarios: give one each")
-    n = len(policies)
-    if workers is None:
-        workers = min(n, os.cpu_count() or 1)
-    workers = max(1, min(workers, n))
-    if workers > 1:
-        try:
-            return _run_parallel(per, policies, workers, types)
-        except (OSError, concurrent.futures.process.BrokenProcessPool) as exc:
-            logger.warning("parallel run failed (%s); running the scenarios one by one", exc)
+    per = [inputs] * len(policies) if isinstance(inputs, Inputs) else list(inputs)
+    if len(per) != len(policies):
+        raise PolicyError(f"{len(per)} inputs for {len(policies)} scenarios: give one each")
+    keys = {id(i): f"inputs{n}" for n, i in reversed(list(enumerate(per)))}
+    data = {keys[id(i)]: prepare(i) for i in {id(i): i for i in per}.values()}
+    chosen = None if types is None else tuple(types)
+    jobs = [
+        Job(str(n), keys[id(i)], p, chosen)
+        for n, (i, p) in enumerate(zip(per, policies, strict=True))
+    ]
+    n = min(len(jobs), workers if workers is not None else (os.cpu_count() or 1))
+    logger.info("running %d scenarios %s", len(jobs), "one by one" if n <= 1 else f"on {n} workers")
+    with Engine(workers=0 if n <= 1 else n, scheduler=scheduler) as engine:
+        outcomes = engine.run(data, jobs)
+    if engine.interrupted:
+        raise KeyboardInterrupt
     plans = []
-    for inp, pol in zip(per, policies, strict=True):
-        logger.info("scenario %r ...", pol.name)
-        plans.append(_named(lambda i, p: _run_one(i, p, types), inp, pol))
+    for outcome, policy in zip(outcomes, policies, strict=True):
+        if outcome.plan is None:
+            error = _ERRORS.get(outcome.error, SolverError)
+            problems = outcome.problems or (outcome.reason,)
+            raise error([f"scenario {policy.name!r}: {p}" for p in problems])
+        plans.append(outcome.plan)
     return plans
 
 
-def _named(fn: Any, inputs: Inputs, policy: Policy) -> Plan:
-    """Call ``fn`` and put the scenario's name in front of any problem it reports."""
-    try:
-        return fn(inputs, policy)  # type: ignore[no-any-return]
-    except (PolicyError, InfeasibleError, DataError) as exc:
-        raise type(exc)(
-            [f"scenario {policy.name!r}: {p}" for p in exc.problems], title=exc.title
-        ) from exc
-
-
-def _run_parallel(
-    per: list[Inputs], policies: list[Policy], workers: int, types: Sequence[str] | None
-) -> list[Plan]:
-    # spawn, not fork: the parent may hold solver threads, and fork() with threads can deadlock
-    ctx = multiprocessing.get_context("spawn")
-    logger.info("running %d scenarios in %d processes", len(policies), workers)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [
-            pool.submit(_run_one, inp, pol, None if types is None else list(types))
-            for inp, pol in zip(per, policies, strict=True)
-        ]
-        plans = []
-        for fut, inp, pol in zip(futures, per, policies, strict=True):
-            plans.append(_named(lambda _i, _p, f=fut: f.result(), inp, pol))
-    return plans
+#: The errors a failed run is raised again as, by the name the engine recorded.
+_ERRORS: dict[str, type[OptimizerError]] = {
+    "PolicyError": PolicyError,
+    "InfeasibleError": InfeasibleError,
+    "DataError": DataError,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +396,7 @@ def _summary_rows(
 def _write_workbook(
     plans: Sequence[Plan], table: pd.DataFrame, diff: pd.DataFrame, path: Path
 ) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with office.excel_writer(path) as xw:
         pd.DataFrame(_summary_rows(plans, table, diff), columns=["项目", "数值"]).to_excel(
             xw, sheet_name="汇总", index=False
         )
@@ -461,6 +442,17 @@ def compare_page(plans: Sequence[Plan], *, tiles: str | None = None) -> Any:
     )
 
 
+COMPARE_FILES: tuple[str, ...] = (
+    "comparison.xlsx",
+    "comparison.csv",
+    "township_differences.csv",
+    "compare.html",
+    "chart_distance.png",
+    "chart_kept.png",
+)
+"""The files :func:`write_comparison` writes (and the folder ``plans``)."""
+
+
 def write_comparison(
     plans: Sequence[Plan],
     out_dir: str | Path,
@@ -499,15 +491,17 @@ def write_comparison(
     table = compare_table(plans)
     diff = township_differences(plans)
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".compare-", dir=out.parent))
-    try:
+    sources = [v for p in plans for v in p.sources.values()]
+    with staged_output(out, COMPARE_FILES, ("plans",), inputs=sources) as tmp:
         names: list[str] = []
+        table = table.drop(columns="seconds")  # wall-clock time only in plans/*/plan.json
         _write_workbook(plans, table, diff, tmp / "comparison.xlsx")
         names.append("comparison.xlsx")
-        table.to_csv(tmp / "comparison.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        office.csv_safe(table).to_csv(
+            tmp / "comparison.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+        )
         names.append("comparison.csv")
-        diff.to_csv(
+        office.csv_safe(diff).to_csv(
             tmp / "township_differences.csv",
             index=False,
             encoding="utf-8-sig",
@@ -521,15 +515,5 @@ def write_comparison(
             for i, p in enumerate(plans, start=1):
                 write_plan(p, tmp / "plans" / scenario_slug(p.policy.name, i), map_tiles=map_tiles)
             names.append("plans")
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in names:
-            target = out / name
-            if (tmp / name).is_dir() and target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp / name, target)
-            written.append(target)
-        logger.info("wrote the comparison of %d scenarios to %s", len(plans), out)
-        return written
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("wrote the comparison of %d scenarios to %s", len(plans), out)
+    return [out / name for name in names]

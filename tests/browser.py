@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BrowserResult", "chromium_path", "screenshot"]
+__all__ = ["BrowserResult", "body_attributes", "chromium_path", "screenshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,3 +188,36 @@ def screenshot(
         )
     logger.info("screenshot %s: %d console lines, %d errors", png, len(console), len(errors))
     return BrowserResult(png, proc.returncode, console, errors, requests, proc.stderr)
+
+
+def body_attributes(
+    url: str, *, width: int = 1200, height: int = 900, budget_ms: int = 5000
+) -> dict[str, str]:
+    """Open ``url`` (a ``file://`` URL, optionally with a ``#`` part) offline in headless
+    Chromium and return the attributes of ``<body>`` after the page's scripts ran.
+
+    The plan map reports what it drew there (``data-plan-symbols``, ``data-plan-min-gap``, ...).
+    """
+    exe = chromium_path()
+    if exe is None:
+        raise FileNotFoundError("chromium is not installed (apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        cmd = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            f"--virtual-time-budget={budget_ms}", "--dump-dom", url,
+        ]  # fmt: skip
+        env = dict(os.environ)
+        env.setdefault("HOME", profile)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, errors="replace", timeout=180, env=env,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    body = re.search(r"<body([^>]*)>", proc.stdout)
+    if body is None:
+        raise RuntimeError(
+            f"chromium returned no page (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))

@@ -24,7 +24,8 @@ frames to modify.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,31 @@ def tiny_facilities() -> pd.DataFrame:
 def tiny_counties() -> pd.DataFrame:
     """Return a fresh copy of the tiny county totals (canonical headers)."""
     return build_counties()
+
+
+@pytest.fixture(autouse=True)
+def _package_log_propagates() -> Iterator[None]:
+    """Undo the command line's logging set-up after each test, so ``caplog`` sees the log.
+
+    ``optimizer.cli.main`` routes the package's log to its own handler and stops propagation;
+    without this, a test that reads ``caplog`` would pass or fail by the order tests ran in.
+    """
+    yield
+    log = logging.getLogger("optimizer")
+    log.handlers[:] = []
+    log.propagate = True
+    log.setLevel(logging.NOTSET)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let the loopback tests reach 127.0.0.1, and nothing else.
+
+    Those are the notebook tests (their Jupyter kernel) and the tests marked ``loopback`` (a
+    Dask scheduler and its workers on this machine). Every other test runs with Python sockets
+    refused (``--disable-socket`` in pyproject.toml); the browser tests need no exception:
+    chromium runs as a subprocess on a local file.
+    """
+    for item in items:
+        if item.path.name == "test_notebooks.py" or item.get_closest_marker("loopback"):
+            item.add_marker(pytest.mark.enable_socket)
+            item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1"]))

@@ -184,7 +184,11 @@ def kind_of(code: str) -> str:
 
 
 def staffing_violations(plan: Mapping[str, Any], office_staff: int = 2) -> list[str]:
-    """Minimum per kept unit or the county's shortfall listed; staff conserved per county."""
+    """Minimum per kept unit or the county's shortfall listed (not_met); staff conserved per county.
+
+    Conservation: the kept units' proposed staff, the 警务室 posts and the unplaced staff equal
+    today's units' staff plus the staff moved down (下沉) from the county organs.
+    """
     v = []
     checks = plan["checks"]
     by_county = plan["metrics"]["staffing"]["by_county"]
@@ -201,7 +205,9 @@ def staffing_violations(plan: Mapping[str, Any], office_staff: int = 2) -> list[
         if not minimum_check:
             v.append(f"{ftype}: no clause-{clause} minimum-staff check")
             continue
-        listed = {e["id"]: e["reason"] for c in minimum_check for e in c["exceptions"]}
+        listed = {e["id"]: e for c in minimum_check for e in c["violations"]}
+        if any(c["status"] != ("not_met" if listed else "met") for c in minimum_check):
+            v.append(f"{ftype}: minimum-staff status does not match its violations")
         deficit: dict[str, float] = defaultdict(float)
         for f in fac:
             if f["decision"] != "keep":
@@ -212,9 +218,11 @@ def staffing_violations(plan: Mapping[str, Any], office_staff: int = 2) -> list[
             if f["proposed_staff"] is None or f["proposed_staff"] < want:
                 deficit[f["county_code"]] += want - (f["proposed_staff"] or 0)
         for county, d in deficit.items():
-            reason = listed.get(county, "")
-            if f"shortfall {d:g}" not in reason:
-                v.append(f"{ftype} county {county}: units short by {d:g}, listed {reason!r}")
+            entry = listed.get(county, {})
+            if entry.get("shortfall") != d:
+                v.append(f"{ftype} county {county}: units short by {d:g}, listed {entry!r}")
+        if set(listed) != set(deficit):
+            v.append(f"{ftype}: counties listed short {sorted(listed)} != {sorted(deficit)}")
         # conservation
         counties = sorted({f["county_code"] for f in fac})
         for county in counties:
@@ -231,10 +239,11 @@ def staffing_violations(plan: Mapping[str, Any], office_staff: int = 2) -> list[
                 v.append(f"{ftype} county {county}: no staffing row")
                 continue
             unplaced = row["unplaced"] or 0
-            if abs(kept + posts + unplaced - current) > 1e-6:
+            down = row.get("transfer_down") or 0  # staff moved down (下沉) from the county organs
+            if abs(kept + posts + unplaced - current - down) > 1e-6:
                 v.append(
                     f"{ftype} county {county}: proposed {kept} + posts {posts} + unplaced "
-                    f"{unplaced} != current {current}"
+                    f"{unplaced} != current {current} + moved down {down}"
                 )
             if abs((row["proposed"] or 0) - kept) > 1e-6:
                 v.append(f"{ftype} county {county}: row proposed {row['proposed']} != {kept}")

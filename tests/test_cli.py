@@ -97,7 +97,7 @@ def test_python_dash_m_plan(tmp_path: Path, tiny_data: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in out.iterdir()} == OUTPUTS
-    assert "police_station" in proc.stdout
+    assert "派出所" in proc.stdout and "规则检查" in proc.stdout
 
 
 def test_bad_data_lists_every_problem_and_writes_nothing(

@@ -151,13 +151,28 @@ def test_outputs_carry_the_grassroots_clauses(planned):
     wb = openpyxl.load_workbook(out / "plan.xlsx", read_only=True)
     assert {"网格", "网格员", "综治中心", "雪亮工程", "人民调解员"} <= set(wb.sheetnames)
     page = (out / "map.html").read_text(encoding="utf-8")
-    for layer in ("网格（多网合一）", "村（社区）"):  # layer names, as folium escapes them
-        assert json.dumps(layer)[1:-1] in page
+    # the canvas map draws both layers from its data (one call, both layers with features)
+    call = page.rsplit("optimizerGrassrootsLayers(", 1)[1].split(", ", 1)[1]
+    data = json.loads(call[: call.index(");\n")])
+    assert data["gridsName"] == "网格（多网合一）"
+    assert len(data["grids"]["features"]) == len(plan.grassroots.grids)
+    assert len(data["villages"]["features"]) == len(plan.grassroots.villages)
 
 
-def test_check_helper_keeps_status_and_exceptions_consistent():
-    c = grassroots_check("13", "r", 1, 1, "exceptions", [{"id": "x", "reason": "y"}])
-    assert c.status == "exceptions" and c.passed
-    assert grassroots_check("13", "r", 1, 1, "not_met", []).status == "not_met"
-    with pytest.raises(ValueError):
-        grassroots_check("13", "r", 1, 1, "exceptions", [])
+def test_check_helper_decides_status_from_breaches():
+    ok = grassroots_check("13", "r", 1, 1)
+    assert ok.status == "met" and ok.passed
+    c = grassroots_check("13", "r", 1, 1, exceptions=[{"id": "x", "reason": "y"}])
+    assert c.status == "exceptions" and c.passed and c.exceptions[0]["by"] == "model"
+    bad = grassroots_check("13", "r", 1, 1, violations=[{"id": "x", "reason": "y"}])
+    assert bad.status == "not_met" and not bad.passed
+    # a rule that admits no exception: a listed breach is a violation
+    strict = grassroots_check(
+        "18", "r", 1, 1, exceptions=[{"id": "x", "reason": "y"}], principle=False
+    )
+    assert strict.status == "not_met" and strict.violations and not strict.exceptions
+    # an exception without its reason is not admissible
+    assert (
+        grassroots_check("13", "r", 1, 1, exceptions=[{"id": "x", "reason": ""}]).status
+        == "not_met"
+    )

@@ -176,3 +176,26 @@ def test_points_layer_gives_grids_by_delaunay_neighbours():
     assert g["households"].sum() == 1660
     assert (g["deviation"] == 0).all(), g[["villages", "households", "deviation"]]
     assert set(plan.blocks["village_code"]) == set(vin.villages["code"])
+
+
+def test_same_inputs_give_the_same_grids(sample_grids):
+    """The grid plan has no clock in it: a second run gives identical grids and blocks."""
+    from optimizer.inputs.reading import load_inputs
+
+    inputs, first = sample_grids
+    again = plan_grids(load_inputs(SAMPLE).villages, GrassrootsPolicy(), budget=TimeBudget(1))
+    cols = ["code", "villages", "households", "deviation"]
+    pd.testing.assert_frame_equal(pd.DataFrame(first.grids[cols]), pd.DataFrame(again.grids[cols]))
+    assert first.grids.geometry.to_wkb().tolist() == again.grids.geometry.to_wkb().tolist()
+    assert first.zones_timed_out == again.zones_timed_out == 0
+
+
+def test_partition_screen_is_exact_on_small_pieces():
+    from optimizer.planning.grids import partition_exists
+
+    path = np.array([[0, 1], [1, 2], [2, 3]])
+    hh = np.array([150.0, 150, 150, 150])
+    assert partition_exists(hh, path, 200, 400)  # {0,1}, {2,3}
+    assert not partition_exists(hh, path, 350, 400)  # no connected pair or triple fits
+    star = np.array([[0, 1], [0, 2], [0, 3]])  # 1, 2, 3 touch only 0: one group must hold all
+    assert not partition_exists(np.array([100.0, 150, 150, 150]), star, 200, 400)

@@ -24,9 +24,9 @@ from optimizer.outputs.maps import (
 )
 
 try:  # pytest's default rootdir/prepend import puts tests/ on sys.path
-    from browser import chromium_path, screenshot
+    from browser import body_attributes, chromium_path, screenshot
 except ImportError:  # pragma: no cover - when tests/ is imported as a package
-    from tests.browser import chromium_path, screenshot
+    from tests.browser import body_attributes, chromium_path, screenshot
 
 EVIL = "<script>alert(1)</script>"
 TICKY = "`${x}`\\"
@@ -93,8 +93,18 @@ def make_inputs() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     return townships, facilities
 
 
+def plan_data(page: str) -> list[dict]:
+    """Return the data object of every plan map on a saved page, in page order."""
+    decoder = json.JSONDecoder()
+    out = []
+    for m in re.finditer(r"optimizerPlanMap\(\w+, ", page):
+        obj, _ = decoder.raw_decode(page, m.end())
+        out.append(obj)
+    return out
+
+
 def geojson_blocks(page: str) -> list[dict]:
-    """Return the GeoJSON feature collections embedded in a folium page."""
+    """Return the GeoJSON feature collections embedded in a page (folium's own layers)."""
     decoder = json.JSONDecoder()
     out = []
     for m in re.finditer(r"_add\(", page):
@@ -156,33 +166,32 @@ def test_user_strings_escaped(saved: tuple[Path, str]) -> None:
     _, page = saved
     assert "<script>alert" not in page
     assert "<i>A</i>" not in page and "&lt;i&gt;A&lt;/i&gt;" in page
-    assert "<b>二号</b>" not in page and "&lt;b&gt;二号&lt;/b&gt;" in page
-    # a back quote or ${ in a name must not break folium's JavaScript template literals
-    assert "&#96;&#36;{x}&#96;&#92;" in page
-    assert TICKY not in page
-    tips = [
-        f["properties"]["tip"]
-        for fc in geojson_blocks(page)
-        for f in fc["features"]
-        if "tip" in f["properties"]
-    ]
-    evil = [t for t in tips if "alert(1)" in t]
-    assert evil and all("&lt;script&gt;alert(1)&lt;/script&gt;" in t for t in evil)
-    assert all("<script" not in t for t in tips)
+    assert "<b>二号</b>" not in page
+    # the data object carries no character that could end a script or start a tag
+    (data,) = plan_data(page)
+    start = page.index("optimizerPlanMap(")
+    blob = page[start : page.index("\n", start)]
+    assert "<" not in blob and ">" not in blob and "&" not in blob
+    names = {f["properties"]["n"] for f in data["townships"]["features"]}
+    assert EVIL in names  # decoded intact; the script escapes it when it builds a tooltip
+    assert "<b>二号</b>法庭" in data["facilities"]["name"] and TICKY in data["facilities"]["name"]
+    script = page[page.index("optimizer/assets/plan_map.js") :]
+    assert "function esc(" in script and "esc(p.n)" in script and "esc(F.name[j])" in script
 
 
-def test_township_tooltips_in_chinese(saved: tuple[Path, str]) -> None:
+def test_township_data_for_tooltips(saved: tuple[Path, str]) -> None:
     _, page = saved
-    blocks = [fc for fc in geojson_blocks(page) if "tip" in fc["features"][0]["properties"]]
-    assert len(geojson_blocks(page)) == 6  # plus one outline layer per type
-    assert len(blocks) == 3  # one filled layer per facility type
-    tips = {f["properties"]["tip"] for fc in blocks for f in fc["features"]}
-    police_tips = [t for t in tips if "派出所" in t]
-    assert len(police_tips) == N_ROWS * N_COLS
-    for label in ("乡镇名称", "常住人口", "警情", "距离", " km"):
-        assert all(label in t for t in police_tips), label
-    assert any("测试00镇" in t and "一号派出所" in t and "8,000 人" in t for t in police_tips)
-    assert any("司法所" in t for t in tips) and any("人民法庭" in t for t in tips)
+    (data,) = plan_data(page)
+    assert [t["label"] for t in data["types"]] == ["派出所", "司法所", "人民法庭"]
+    feats = data["townships"]["features"]
+    assert len(feats) == N_ROWS * N_COLS
+    first = next(f["properties"] for f in feats if f["properties"]["c"] == _code(0, 0))
+    assert first["n"] == "测试00镇" and first["p"] == 8000 and first["i"] == 40
+    fac = data["facilities"]
+    assert fac["name"][first["s"][0]] == "一号派出所"  # served by P1
+    assert first["d"] == [0.0, 0.0, 0.0]
+    for label in ("乡镇名称", "常住人口", "警情", "距离", "km", "规则检查", "调整方案", "现状"):
+        assert label in page, label
 
 
 def test_fill_colours_follow_jurisdictions(saved: tuple[Path, str]) -> None:
@@ -197,33 +206,74 @@ def test_fill_colours_follow_jurisdictions(saved: tuple[Path, str]) -> None:
                 if other is not None and other != fid:
                     assert colours[other] != colours[fid]
     _, page = saved
-    police = next(
-        fc
-        for fc in geojson_blocks(page)
-        if "派出所" in fc["features"][0]["properties"].get("tip", "")
-    )
-    fills = [f["properties"]["fill"] for f in police["features"]]
+    (data,) = plan_data(page)
+    fills = [data["palette"][f["properties"]["fp"][0]] for f in data["townships"]["features"]]
     expected = [colours[POLICE_OF[(r, c)]] for r in range(N_ROWS) for c in range(N_COLS)]
     assert fills == expected
 
 
-def test_legend_title_and_symbols(saved: tuple[Path, str]) -> None:
+def test_legend_title_panel_and_symbols(saved: tuple[Path, str]) -> None:
     _, page = saved
     assert 'id="plan-legend"' in page and "图例" in page
     assert 'id="plan-title"' in page
     assert "合成数据" in page
     assert re.search(r"<title>[^<]*合成数据[^<]*</title>", page)
-    for text in ("中心派出所", "警务室", "司法服务点", "人民法庭", "并入"):
+    for text in ("中心派出所", "警务室", "司法服务点", "人民法庭", "并入", "搜索乡镇名称或代码"):
         assert text in page, text
-    for cls in (
-        "plan-police_station-central",
-        "plan-police_station-closed",
-        "plan-judicial_office-closed",
-        "plan-court-central",
-        "plan-court-closed",
-    ):
-        assert cls in page, cls
-    assert "L.control.layers" in page
+    (data,) = plan_data(page)
+    fac = data["facilities"]
+    states = dict(zip(fac["id"], fac["state"], strict=True))
+    assert states["P1"] == 2 and states["P5"] == 0 and states["C2"] == 0 and states["J1"] == 2
+    assert fac["becomes"][fac["id"].index("P5")] == "改设警务室"
+    assert fac["becomes"][fac["id"].index("C2")] == "并入相邻法庭"
+    # J3 has no lon/lat: drawn at its township (2, 3)
+    j3 = fac["id"].index("J3")
+    assert 30.2 < fac["lat"][j3] < 30.3 and 104.3 < fac["lon"][j3] < 104.4
+    # the summary: before / kept / closed per type
+    assert data["summary"]["types"] == [[5, 4, 1], [3, 2, 1], [2, 1, 1]]
+
+
+def test_summary_checks_and_reason_column(tmp_path: Path) -> None:
+    townships, facilities = make_inputs()
+    counts = {"met": 5, "exceptions": 2, "not_met": 1}
+    m = plan_map(townships, facilities, title="t", checks=counts)
+    (data,) = plan_data(save_map(m, tmp_path / "a.html").read_text(encoding="utf-8"))
+    assert data["summary"]["checks"] == counts
+    assert data["facilities"]["reason"] is None  # no column: nothing extra
+    facilities["reason"] = ["", "", "", "", "人口不足两万且警情少于50起", "", "", "", "", ""]
+    m = plan_map(townships, facilities, title="t")
+    (data,) = plan_data(save_map(m, tmp_path / "b.html").read_text(encoding="utf-8"))
+    reasons = dict(zip(data["facilities"]["id"], data["facilities"]["reason"], strict=True))
+    assert reasons["P5"] == "人口不足两万且警情少于50起" and reasons["P1"] is None
+    assert data["summary"]["checks"] is None
+
+
+def test_simplification_keeps_shared_borders() -> None:
+    import shapely
+    from shapely.geometry import Polygon
+
+    from optimizer.outputs.map_data import simplify_coverage
+
+    # two townships sharing a wiggly border of 201 vertices (wiggles of about 3 m)
+    ys = np.linspace(30.0, 30.2, 201)
+    xs = 104.1 + 3e-5 * np.sin(np.arange(201))
+    border = list(zip(xs, ys, strict=True))
+    west = Polygon([(104.0, 30.0), *border, (104.0, 30.2)])
+    east = Polygon([(104.2, 30.0), (104.2, 30.2), *border[::-1]])
+    out = simplify_coverage(np.array([west, east], dtype=object), 5e-4)
+    assert shapely.get_num_coordinates(out).sum() < 40  # the border lost its wiggles
+    assert shapely.coverage_is_valid(out)  # no gap, no overlap: one shared border
+    shared = shapely.intersection(out[0], out[1])
+    assert shared.length > 0.19 and shapely.area(shared) == 0
+
+
+def test_counties_prefectures_and_names(saved: tuple[Path, str]) -> None:
+    _, page = saved
+    (data,) = plan_data(page)
+    assert [f["properties"]["c"] for f in data["counties"]["features"]] == ["510101"]
+    assert [f["properties"]["c"] for f in data["prefectures"]["features"]] == ["5101"]
+    assert data["labels"]["prefecture"][0][2] == "成都市"  # named from the bundled frame
+    assert len(data["labels"]["township"]) == N_ROWS * N_COLS
 
 
 def test_not_synthetic_has_no_synthetic_mark(tmp_path: Path) -> None:
@@ -240,11 +290,13 @@ def test_facility_types_default_and_choice(tmp_path: Path) -> None:
     page = save_map(plan_map(townships, police_only, title="t"), tmp_path / "a.html").read_text(
         encoding="utf-8"
     )
-    assert len(geojson_blocks(page)) == 2  # fills + jurisdiction outlines
-    assert "司法所辖区" not in json.dumps(page, ensure_ascii=False)
+    (data,) = plan_data(page)
+    assert [t["key"] for t in data["types"]] == ["police_station"]
+    assert len(data["facilities"]["id"]) == 5
     m = plan_map(townships, facilities, title="t", facility_types=["court"])
-    page = save_map(m, tmp_path / "b.html").read_text(encoding="utf-8")
-    assert "plan-court-central" in page and "plan-police_station" not in page
+    (data,) = plan_data(save_map(m, tmp_path / "b.html").read_text(encoding="utf-8"))
+    assert [t["key"] for t in data["types"]] == ["court"]
+    assert sorted(data["facilities"]["id"]) == ["C1", "C2"]
 
 
 def test_missing_columns_reported_together() -> None:
@@ -335,3 +387,48 @@ def test_browser_helper_reports_script_errors_and_requests(tmp_path: Path) -> No
     result = screenshot(page, tmp_path / "bad.png", width=400, height=300, budget_ms=2000)
     assert any("undefinedFn is not defined" in e for e in result.errors)
     assert result.page_requests == ["https://example.com/x.png"]
+
+
+def _dense_inputs(n: int = 40) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """``n`` x ``n`` townships of 0.02 degrees, each with its own police station."""
+    rows, facs = [], []
+    for r in range(n):
+        for c in range(n):
+            code = f"5101{r:02d}{c:03d}"
+            rows.append(
+                {
+                    "code": code, "name": f"密{r}-{c}镇", "county_code": f"5101{r // 10:02d}",
+                    "population": 1000, "incidents": 10,
+                    "served_by__police_station": f"P{r}-{c}",
+                    "distance_km__police_station": 0.0,
+                    "geometry": box(104 + 0.02 * c, 30 + 0.02 * r, 104.02 + 0.02 * c, 30.02 + 0.02 * r),
+                }
+            )  # fmt: skip
+            facs.append(
+                {
+                    "id": f"P{r}-{c}", "type": "police_station", "name": f"密{r}-{c}派出所",
+                    "township_code": code, "lon": 104.01 + 0.02 * c, "lat": 30.01 + 0.02 * r,
+                    "decision": "keep" if (r + c) % 3 else "close", "becomes": None,
+                    "central": False, "n_served": 1,
+                }
+            )  # fmt: skip
+    return gpd.GeoDataFrame(rows, crs="EPSG:4326"), pd.DataFrame(facs)
+
+
+@needs_chromium
+def test_browser_symbols_never_overlap_and_search_finds(tmp_path: Path) -> None:
+    townships, facilities = _dense_inputs()
+    path = save_map(plan_map(townships, facilities, title="密集"), tmp_path / "dense.html")
+    attrs = body_attributes(path.resolve().as_uri(), width=800, height=600)
+    assert attrs.get("data-plan-ready") == "1"
+    # 1,600 stations in 800 x 600 px: thinned, and the drawn ones keep apart
+    assert 0 < int(attrs["data-plan-symbols"]) < 1600
+    assert int(attrs["data-plan-hidden"]) > 0
+    assert float(attrs["data-plan-min-gap"]) >= 0
+    assert int(attrs["data-plan-labels"]) >= 1  # the prefecture's name at least
+    found = body_attributes(path.resolve().as_uri() + "#q=5101" + "12007", width=800, height=600)
+    assert found.get("data-plan-found") == "510112007"
+    assert found.get("data-plan-search-hits") == "1"
+    zoomed_symbols = int(found["data-plan-symbols"])
+    assert zoomed_symbols > 0 and float(found["data-plan-min-gap"]) >= 0
+    assert int(found["data-plan-labels"]) > int(attrs["data-plan-labels"])  # names on zoom

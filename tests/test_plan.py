@@ -317,7 +317,8 @@ def test_county_of_small_townships_keeps_exactly_one_station_with_a_reason(
     ]
     assert len(kept) == 1
     assert kept[0]["exception"]
-    assert "20,000" in kept[0]["exception"]
+    assert "低于撤并门槛" in kept[0]["exception"]
+    assert kept[0]["reason_code"] == "screen_exception" and "万" in kept[0]["reason"]
     assert sorted(kept[0]["serves"]) == sorted(towns.loc[ordinary, "code"])
     check = next(c for c in plan["checks"] if "no police_station of its own" in c["rule"])
     assert check["passed"]
@@ -366,7 +367,8 @@ def test_pins_both_ways(tiny_inputs: Inputs, tiny_plan: dict[str, Any]) -> None:
     dec = {f["id"]: f for f in plan["facilities"] if f["type"] == POLICE}
     assert dec[to_open]["decision"] == "keep"
     assert dec[to_open]["pinned"] == "open"
-    assert dec[to_open]["exception"] == "pinned open by the planner"
+    assert dec[to_open]["exception"] == "规划人员指定保留"
+    assert dec[to_open]["exception_by"] == "planner"
     assert dec[to_close]["decision"] == "close"
     assert dec[to_close]["pinned"] == "closed"
     assert dec[to_close]["becomes"] == "police_office"
@@ -395,11 +397,12 @@ def test_county_scope_with_a_single_station_lifts_the_limit(
     dec = {f["id"]: f["decision"] for f in plan["facilities"] if f["type"] == POLICE}
     assert dec[keep_id] == "keep"
     check = next(c for c in plan["checks"] if "fewer at scope county" in c["rule"])
-    assert check["passed"]
+    assert check["passed"] and check["principle"]
     listed = {e["id"]: e["reason"] for e in check["exceptions"]}
     assert set(listed) == {"513222"}
-    assert "1 of 1 kept" in listed["513222"]
-    assert "needs at least 1" in listed["513222"]
+    assert "现有1个，保留1个" in listed["513222"]
+    assert "至少需要1个" in listed["513222"]
+    assert check["status"] == "exceptions" and check["exceptions"][0]["by"] == "model"
     assert violations(plan, inputs, policy) == []
 
 

@@ -132,7 +132,7 @@ def hand() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def test_hand_example_units(hand: Any) -> None:
-    res = propose_staffing(*hand, StaffingPolicy())
+    res = propose_staffing(*hand, StaffingPolicy(transfer_share=0.0))
     u = res.units.set_index("id")
     assert u.loc[["A", "B", "D", "E", "F", "H"], "proposed"].tolist() == [11, 10, 5, 10, 2, 0]
     assert u.loc[["A", "B", "D"], "minimum"].tolist() == [10, 10, 5]
@@ -146,7 +146,7 @@ def test_hand_example_units(hand: Any) -> None:
 
 
 def test_hand_example_counties(hand: Any) -> None:
-    res = propose_staffing(*hand, StaffingPolicy())
+    res = propose_staffing(*hand, StaffingPolicy(transfer_share=0.0))
     c = res.counties.set_index("county_code")
     a, b = c.loc["510101"], c.loc["510102"]
     assert (a["current"], a["posts"], a["available"], a["minimum_needed"]) == (28, 2, 26, 25)
@@ -164,20 +164,51 @@ def test_hand_example_counties(hand: Any) -> None:
 
 
 def test_hand_example_checks(hand: Any) -> None:
-    res = propose_staffing(*hand, StaffingPolicy(limit_units_to_staffable=True))
+    """Without 下沉 the minima and shares miss: both checks say not_met with the numbers."""
+    res = propose_staffing(*hand, StaffingPolicy(limit_units_to_staffable=True, transfer_share=0.0))
     minimum = next(c for c in res.checks if "officers in a" in c.rule)
     assert minimum.clause == "6"
-    assert minimum.passed  # the shortfall is reported
-    assert [e["id"] for e in minimum.exceptions] == ["510102"]
-    reason = minimum.exceptions[0]["reason"]
-    assert "shortfall 8" in reason and "14 new recruits" in reason and "F, H" in reason
+    assert minimum.status == "not_met" and not minimum.passed
+    assert [e["id"] for e in minimum.violations] == ["510102"]
+    v = minimum.violations[0]
+    assert v["shortfall"] == 8 and v["recruits_needed"] == 14
+    assert "缺8人" in v["reason"] and "F、H" in v["reason"] and "至少14人" in v["reason"]
     share = next(c for c in res.checks if "40%" in c.rule)
-    assert sorted(e["id"] for e in share.exceptions) == ["510101", "510102"]
-    assert "12 more" in next(e for e in share.exceptions if e["id"] == "510101")["reason"]
+    assert share.status == "not_met"
+    assert sorted(e["id"] for e in share.violations) == ["510101", "510102"]
+    assert next(e for e in share.violations if e["id"] == "510101")["share_gap_staff"] == 12
     staffable = next(c for c in res.checks if "staffable" in str(c.target))
     # 510102 keeps 3 stations but 12 officers man only 2 at 5
-    assert not staffable.passed
-    assert [e["id"] for e in staffable.exceptions] == ["510102"]
+    assert staffable.status == "not_met"
+    assert [e["id"] for e in staffable.violations] == ["510102"]
+
+
+def test_transfer_down_closes_the_gap(hand: Any) -> None:
+    """With 下沉 the county organs fill the minima and the 40 % share: the checks are met."""
+    res = propose_staffing(*hand, StaffingPolicy())
+    c = res.counties.set_index("county_code")
+    a, b = c.loc["510101"], c.loc["510102"]
+    # 510101: 28 in units (2 in the 警务室) of 100; 40 needed -> 12 move down
+    assert (a["transfer_down"], a["shortfall"], a["share_gap_staff"]) == (12, 0, 0)
+    # 510102: 13 of 60; the share needs 24 - 13 = 11, the minima 20 - 12 = 8 -> 11 move down
+    assert (b["transfer_down"], b["shortfall"], b["recruits_needed"]) == (11, 0, 0)
+    assert a["share"] == pytest.approx(0.40) and b["share"] == pytest.approx(24 / 60)
+    status = {c.clause: c.status for c in res.checks}
+    assert status["6"] == "met", status
+    # G had one officer: its 警务室 is below the 2 of clause 5, and the check says so
+    post = next(c for c in res.checks if c.clause == "5")
+    assert post.status == "not_met" and [v["id"] for v in post.violations] == ["G"]
+
+
+def test_transfer_limit_leaves_a_shortfall_and_recruits(hand: Any) -> None:
+    """A smaller transfer leaves S short: ceil(S / 0.6) recruits, S of them to stations."""
+    res = propose_staffing(*hand, StaffingPolicy(transfer_share=0.05))
+    b = res.counties.set_index("county_code").loc["510102"]
+    # organs of 510102: 60 - 13 = 47; 5 % of them = 2 move down; 8 - 2 = 6 still short
+    assert (b["transfer_down"], b["shortfall"]) == (2, 6)
+    assert (b["recruits_needed"], b["recruits_to_units"]) == (10, 6)
+    minimum = next(c for c in res.checks if "officers in a" in c.rule)
+    assert minimum.status == "not_met" and minimum.violations[0]["shortfall"] == 6
 
 
 def test_no_staffable_check_by_default(hand: Any) -> None:
@@ -239,7 +270,7 @@ def tiny_plan(tiny_townships: Any, tiny_facilities: pd.DataFrame) -> Any:
 
 def test_totals_conserved_and_minima_or_exact_shortfall(tiny_plan: Any, tiny_counties: Any) -> None:
     f, tw = tiny_plan
-    pol = StaffingPolicy()
+    pol = StaffingPolicy(transfer_share=0.0)
     res = propose_staffing(f, tw, tiny_counties, pol)
     u = res.units
     for (t, county), grp in f.groupby(["type", "county_code"]):
@@ -339,7 +370,7 @@ def test_largest_remainder_hand_numbers() -> None:
     )
     _serve(tw, f, "judicial_office", {"510101101": "J1", "510101102": "J2", "510101201": "J3"})
     counties = pd.DataFrame({"county_code": ["510101"], "judicial_establishment": [30.0]})
-    res = propose_staffing(f, tw, counties, StaffingPolicy())
+    res = propose_staffing(f, tw, counties, StaffingPolicy(transfer_share=0.0))
     assert res.units.set_index("id").loc[["J1", "J2", "J3"], "proposed"].tolist() == [5, 4, 3]
     row = res.counties.iloc[0]
     # 12 of 30 = 40 % < 50 %: 3 more staff
@@ -348,7 +379,7 @@ def test_largest_remainder_hand_numbers() -> None:
     assert row["share_gap_staff"] == 3
     assert row["recruits_needed"] == 0
     share = next(c for c in res.checks if c.clause == "8" and "50%" in c.rule)
-    assert "3 more" in share.exceptions[0]["reason"]
+    assert share.status == "not_met" and share.violations[0]["share_gap_staff"] == 3
 
 
 def test_court_cases_estimated_from_population() -> None:
@@ -390,7 +421,7 @@ def test_court_shortfall_recruits_equal_shortfall() -> None:
     row = res.counties.iloc[0]
     assert (row["shortfall"], row["recruits_needed"]) == (3, 3)
     check = next(c for c in res.checks if c.clause == "12")
-    assert check.exceptions and check.exceptions[0]["id"] == "510101"
+    assert check.status == "not_met" and check.violations[0]["id"] == "510101"
 
 
 def test_missing_staff_counted_as_zero_with_note(hand: Any) -> None:

@@ -69,9 +69,15 @@ def to_4326(
         elif layer.crs is None:
             notes.append(f"{file}: no CRS in the file; using crs={crs}")
         layer = layer.set_crs(crs, allow_override=True)
+    problems = v.check_crs_fit(layer, file, given=crs is not None)
+    if problems:
+        return None, problems
+    source = layer.crs.to_string() if layer.crs is not None else "?"
     if layer.crs is not None and layer.crs.equals("EPSG:4326"):
-        return layer, []
+        return layer, v.check_china(layer, file, source)
     try:
-        return layer.to_crs(geo.GEOGRAPHIC_CRS), []
+        converted = layer.to_crs(geo.GEOGRAPHIC_CRS)
     except Exception as exc:  # pyproj errors vary by version
         return None, [f"{file}: cannot convert CRS {layer.crs} to lon/lat ({exc})"]
+    problems = v.check_china(converted, file, source)
+    return (None, problems) if problems else (converted, [])

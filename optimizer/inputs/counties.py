@@ -12,7 +12,7 @@ import pandas as pd
 from optimizer import schema
 from optimizer.inputs import validate as v
 from optimizer.inputs.canonical import column
-from optimizer.inputs.files import read_table
+from optimizer.inputs.files import read_error_message, read_table
 
 __all__ = ["COUNTY_NUMBERS", "COUNTY_OUTPUT", "read_counties"]
 
@@ -41,9 +41,9 @@ def read_counties(path: Path, notes: list[str]) -> tuple[pd.DataFrame | None, li
     try:
         table, table_notes = read_table(path)
     except Exception as exc:  # any reader failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
+        return None, [read_error_message(path, exc)]
     notes.extend(table_notes)
-    rows = v.Rows(path.name)
+    rows = v.Rows(path.name, first=table.attrs.get("first_row", 2))
     mapping, match_notes = v.match_columns(table.columns, schema.COUNTY_COLUMNS)
     notes.extend(f"{path.name}: {n}" for n in match_notes)
     problems = v.check_required(

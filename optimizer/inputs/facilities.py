@@ -17,7 +17,7 @@ from optimizer import schema
 from optimizer.inputs import geometry as geo
 from optimizer.inputs import validate as v
 from optimizer.inputs.canonical import column, to_4326
-from optimizer.inputs.files import read_layer, read_table
+from optimizer.inputs.files import read_error_message, read_layer, read_table
 
 __all__ = ["FACILITY_OUTPUT", "read_facilities"]
 
@@ -79,8 +79,12 @@ def read_facilities(
             table, table_notes = read_table(path)
             notes.extend(table_notes)
     except Exception as exc:  # any reader failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
-    rows = v.Rows(path.name, first=1, unit="feature") if from_layer else v.Rows(path.name)
+        return None, [read_error_message(path, exc)]
+    rows = (
+        v.Rows(path.name, first=1, unit="feature")
+        if from_layer
+        else v.Rows(path.name, first=table.attrs.get("first_row", 2))
+    )
     mapping, match_notes = v.match_columns(table.columns, schema.FACILITY_COLUMNS)
     notes.extend(f"{path.name}: {n}" for n in match_notes)
     if from_layer:
@@ -147,7 +151,7 @@ def _facility_values(
     """
     problems: list[str] = []
     ids = column(table, mapping, "id").map(lambda x: None if v.is_blank(x) else str(x).strip())
-    blank_ids = [i for i, x in enumerate(ids.tolist()) if x is None]
+    blank_ids = [i for i, x in enumerate(ids.tolist()) if v.is_blank(x)]
     if blank_ids:
         problems.append(f"{rows.file}: id is blank in {rows.many(blank_ids)}; fill it in")
     problems += v.check_duplicates(ids, rows, "id")

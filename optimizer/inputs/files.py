@@ -5,8 +5,12 @@ Shapefile DBFs are decoded by their ``.cpg`` file, else detected as UTF-8 or GBK
 
 from __future__ import annotations
 
+import csv
+import glob
 import logging
+import re
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,14 @@ import pyogrio
 
 from optimizer.inputs import validate as v
 
-__all__ = ["detect_dbf_encoding", "read_layer", "read_table"]
+__all__ = [
+    "INVISIBLE",
+    "UnreadableFile",
+    "detect_dbf_encoding",
+    "read_error_message",
+    "read_layer",
+    "read_table",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +43,183 @@ _CPG_NAMES = {
     "gb18030": "GB18030",
     "54936": "GB18030",
 }
+
+
+INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters that show as nothing in Excel but make a code differ (zero-width space, BOM,
+control characters; a workbook cannot even hold the latter)."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_ZIP_MAGIC = b"PK\x03\x04"
+_SHAPEFILE_PARTS = {".shx": "the index", ".dbf": "the attribute table"}
+
+
+class UnreadableFile(ValueError):
+    """A file that cannot be read as what its name says; the message says why and what to do."""
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    return next(
+        (p for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.suffix.lower() == suffix),
+        None,
+    )
+
+
+def check_readable(path: Path) -> None:
+    """Raise :class:`UnreadableFile` when ``path`` is empty, the wrong format or incomplete.
+
+    Parameters
+    ----------
+    path
+        An input file.
+
+    Raises
+    ------
+    UnreadableFile
+        For an empty file, a ``.gpkg`` that is not SQLite, an ``.xlsx`` that is not a zip
+        workbook, or a shapefile without its ``.shx`` or ``.dbf`` part.
+    """
+    name = path.name
+    if path.is_dir():
+        raise UnreadableFile(f"{name} is a folder, not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFile(f"{name} is empty (0 bytes): copy or export it again")
+    suffix = path.suffix.lower()
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if suffix == ".gpkg" and not head.startswith(_SQLITE_MAGIC):
+        raise UnreadableFile(
+            f"{name} is not a GeoPackage (it is not an SQLite database; {size:,} bytes): "
+            "export the layer again as GeoPackage, or give the file its real extension"
+        )
+    if suffix == ".xlsx" and not head.startswith(_ZIP_MAGIC):
+        hint = (
+            " (an old .xls saved under a new name?)" if head.startswith(b"\xd0\xcf\x11\xe0") else ""
+        )
+        raise UnreadableFile(
+            f"{name} is not an Excel .xlsx workbook{hint}: open it in Excel and save as .xlsx"
+        )
+    if suffix == ".shp":
+        for part, what in _SHAPEFILE_PARTS.items():
+            if _sibling(path, part) is None:
+                raise UnreadableFile(
+                    f"{name}: the shapefile part {path.stem}{part} ({what}) is missing beside it; "
+                    "copy all parts together (.shp, .shx, .dbf, .prj, .cpg)"
+                )
+
+
+def read_error_message(path: str | Path, exc: BaseException) -> str:
+    """Return the planner's message for a file that a reader failed on.
+
+    Parameters
+    ----------
+    path
+        The file.
+    exc
+        What the reader (GDAL, sqlite, pandas, openpyxl) raised.
+
+    Returns
+    -------
+    str
+        ``"<file>: …"`` saying what is wrong in words a planner can act on.
+    """
+    name = Path(path).name
+    if isinstance(exc, UnreadableFile):
+        return str(exc)
+    text = str(exc)
+    low = text.lower()
+    if "malformed" in low or "not a database" in low or "file is truncated" in low:
+        return f"{name} is damaged (cut off or corrupted): copy or export it again"
+    if "eof inside string" in low or "eof following" in low:
+        return f"{name} is cut off or has an unclosed quote ({text}); export it again"
+    if "no columns to parse" in low:
+        return f"{name} has no header row and no data: export it again"
+    if "not a zip file" in low or "badzipfile" in low:
+        return f"{name} is damaged or not an .xlsx workbook: open it in Excel and save as .xlsx"
+    if isinstance(exc, PermissionError):
+        return f"{name}: no permission to read it"
+    return f"{name}: cannot read ({text})"
+
+
+def _strip_invisible(table: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Remove zero-width characters from headers and text cells; say where."""
+    where: list[str] = []
+    columns = []
+    for c in table.columns:
+        clean = INVISIBLE.sub("", c) if isinstance(c, str) else c
+        if clean != c:
+            where.append(f"header '{clean}'")
+        columns.append(clean)
+    table.columns = columns
+    for c in table.columns:
+        col = table[c]
+        if not (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)):
+            continue
+        hit = col.map(lambda x: isinstance(x, str) and INVISIBLE.search(x) is not None)
+        if hit.any():
+            table[c] = col.map(lambda x: INVISIBLE.sub("", x) if isinstance(x, str) else x)
+            where += [f"column '{c}' record {i + 1}" for i in hit[hit].index[:3]]
+    if not where:
+        return table, []
+    return table, [
+        f"{name}: removed invisible characters (zero-width space, control character) in "
+        + ", ".join(where[:6])
+        + (" …" if len(where) > 6 else "")
+    ]
+
+
+def _csv_separator(path: Path, encoding: str) -> str:
+    """Return ',' unless the header line plainly uses ';' or a tab instead."""
+    with path.open(encoding=encoding, errors="replace") as fh:
+        first = fh.readline()
+    if "," in first:
+        return ","
+    for sep in (";", "\t", "；"):
+        if first.count(sep) >= 1:
+            return sep
+    return ","
+
+
+def _check_complete(path: Path, encoding: str, sep: str, n_columns: int, n_rows: int) -> None:
+    """Refuse a CSV whose last line has no line end and too few fields: a cut-off copy."""
+    raw = path.read_bytes()
+    if raw.endswith((b"\n", b"\r")) or n_rows == 0:
+        return
+    last = raw.rsplit(b"\n", 1)[-1].decode(encoding, errors="replace")
+    fields = next(csv.reader([last], delimiter=sep), [])
+    if len(fields) < n_columns:
+        raise UnreadableFile(
+            f"{path.name} looks cut off: its last line (row {n_rows + 1}) has {len(fields)} of "
+            f"{n_columns} columns and no line end; copy or export it again"
+        )
+
+
+def _header_row(table: pd.DataFrame) -> int | None:
+    """Return the position of the real header row when row 1 is a title (or merged), else None."""
+    unnamed = sum(str(c).startswith("Unnamed:") for c in table.columns)
+    if len(table.columns) < 2 or unnamed < len(table.columns) / 2:
+        return None
+    for pos in range(min(10, len(table))):
+        cells = table.iloc[pos].tolist()
+        filled = [c for c in cells if isinstance(c, str) and c.strip()]
+        if len(filled) >= max(2, 0.8 * len(cells)):
+            return pos
+    return None
+
+
+def _promote_header(table: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+    pos = _header_row(table)
+    if pos is None:
+        return table, []
+    header = [
+        str(c).strip() if isinstance(c, str) else f"column {i + 1}"
+        for i, c in enumerate(table.iloc[pos])
+    ]
+    body = table.iloc[pos + 1 :].reset_index(drop=True)
+    body.columns = header
+    body.attrs["first_row"] = pos + 3  # the file's row number of the first data row
+    return body, [f"{name}: headers taken from row {pos + 2} (row 1 holds a title or merged cells)"]
 
 
 def read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
@@ -60,23 +248,41 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     path = Path(path)
     suffix = path.suffix.lower()
     options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+    if suffix not in (".csv", ".xlsx"):
+        raise UnreadableFile(f"{path.name}: unsupported table format; use .csv or .xlsx")
+    check_readable(path)
     if suffix == ".csv":
-        for encoding in ("utf-8-sig", "gbk"):
-            try:
-                table = pd.read_csv(path, encoding=encoding, **options)
-            except UnicodeDecodeError:
-                continue
-            name = "UTF-8" if encoding == "utf-8-sig" else "GBK"
-            return table.reset_index(drop=True), [f"{path.name}: read as {name}"]
-        raise ValueError(f"{path.name}: neither UTF-8 nor GBK; save it as UTF-8 CSV")
-    if suffix == ".xlsx":
+        table, notes = _read_csv(path, options)
+    else:
         sheets = pd.read_excel(path, sheet_name=None, **options)
         first = next(iter(sheets))
         notes = []
         if len(sheets) > 1:
             notes.append(f"{path.name}: read the first sheet '{first}' of {len(sheets)}")
-        return sheets[first].reset_index(drop=True), notes
-    raise ValueError(f"{path.name}: unsupported table format; use .csv or .xlsx")
+        table = sheets[first].reset_index(drop=True)
+    table, n = _promote_header(table, path.name)
+    notes += n
+    table, n = _strip_invisible(table, path.name)
+    return table, notes + n
+
+
+def _read_csv(path: Path, options: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    for encoding in ("utf-8-sig", "gbk"):
+        try:
+            sep = _csv_separator(path, encoding)
+            table = pd.read_csv(path, encoding=encoding, sep=sep, **options)
+        except UnicodeDecodeError:
+            continue
+        _check_complete(path, encoding, sep, len(table.columns), len(table))
+        name = "UTF-8" if encoding == "utf-8-sig" else "GBK"
+        notes = [f"{path.name}: read as {name}"]
+        if sep != ",":
+            shown = "tab" if sep == "\t" else f"'{sep}'"
+            notes.append(f"{path.name}: columns separated by {shown}, not commas")
+        return table.reset_index(drop=True), notes
+    raise UnreadableFile(
+        f"{path.name} is neither UTF-8 nor GBK text (is it a CSV file?): save it as CSV UTF-8"
+    )
 
 
 def _dbf_text_bytes(dbf: Path, limit: int = 2000) -> bytes:
@@ -167,17 +373,35 @@ def read_layer(path: str | Path) -> tuple[gpd.GeoDataFrame, list[str], str | Non
     options: dict[str, Any] = {}
     dbf_encoding = None
     suffix = path.suffix.lower()
+    check_readable(path)
     if suffix == ".shp":
         dbf_encoding, how = detect_dbf_encoding(path)
         options["encoding"] = dbf_encoding
         notes.append(f"{path.name}: DBF encoding {dbf_encoding} ({how})")
-    elif suffix == ".gpkg":
-        layers = pyogrio.list_layers(path)
-        if len(layers) > 1:
-            options["layer"] = str(layers[0][0])
-            notes.append(f"{path.name}: read layer '{layers[0][0]}' of {len(layers)}")
-    layer = gpd.read_file(path, engine="pyogrio", **options)
-    return layer.reset_index(drop=True), notes, dbf_encoding
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)  # GDAL's complaints become notes
+        if suffix == ".gpkg":
+            layers = pyogrio.list_layers(path)
+            if len(layers) > 1:
+                options["layer"] = str(layers[0][0])
+                notes.append(f"{path.name}: read layer '{layers[0][0]}' of {len(layers)}")
+        layer = gpd.read_file(path, engine="pyogrio", **options)
+    notes += [f"{path.name}: GDAL: {w.message}" for w in caught if w.category is RuntimeWarning]
+    for w in caught:
+        if w.category is not RuntimeWarning:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    layer = layer.reset_index(drop=True)
+    if len(layer) == 0:
+        raise UnreadableFile(
+            f"{path.name} holds no features (its layer is empty): export the layer again"
+        )
+    attrs, n = _strip_invisible(pd.DataFrame(layer.drop(columns=layer.geometry.name)), path.name)
+    if n:
+        layer = gpd.GeoDataFrame(
+            attrs.assign(geometry=layer.geometry.to_numpy()), geometry="geometry", crs=layer.crs
+        )
+        notes += n
+    return layer, notes, dbf_encoding
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from optimizer.inputs.files import detect_dbf_encoding, read_layer, read_table
 from optimizer.inputs.roads import road_problems
 from optimizer.inputs.townships import TOWNSHIP_OPTIONAL_NUMBERS, read_townships
 from optimizer.inputs.villages import VillageInputs, read_villages  # villages (issue 14)
+from optimizer.paths import sample_dir
 
 __all__ = [
     "COUNTY_NUMBERS",
@@ -203,7 +204,8 @@ def load_inputs(
         ``facilities.{csv,xlsx,gpkg}`` and optionally ``counties.{csv,xlsx}`` and
         ``township_attributes.{csv,xlsx}`` (joined to the townships on ``code``) and
         ``roads.{gpkg,shp,geojson,json}`` (road lines with a class or speed, see
-        ``docs/network.md``).
+        ``docs/network.md``). Default, when no file is named either: the bundled
+        **synthetic** sample (:func:`optimizer.paths.sample_dir`), as ``optimizer plan`` does.
     townships, facilities, counties, township_attributes, roads
         Explicit paths; each overrides the file of the same role in ``data``.
     crs
@@ -237,6 +239,11 @@ def load_inputs(
         "roads": roads,
         "villages": villages,
     }
+    if data is None and not any(explicit.values()):
+        data = sample_dir()
+    crs_problems = v.check_crs_name(crs)
+    if crs_problems:
+        raise DataError(crs_problems)
     paths, problems = find_inputs(data, explicit)
     notes: list[str] = []
     sources = {role: str(p) for role, p in paths.items()}

@@ -18,7 +18,7 @@ import pandas as pd
 from optimizer.errors import DataError
 from optimizer.inputs import geometry as geo
 from optimizer.inputs import validate as v
-from optimizer.inputs.files import read_layer
+from optimizer.inputs.files import read_error_message, read_layer
 
 __all__ = ["DEFAULT_SPEEDS_KMH", "ROAD_COLUMNS", "read_roads", "road_problems"]
 
@@ -129,7 +129,7 @@ def road_problems(
     try:
         layer, layer_notes, dbf_encoding = read_layer(path)
     except Exception as exc:  # any reader failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"], notes
+        return None, [read_error_message(path, exc)], notes
     notes.extend(layer_notes)
     file = path.name
     rows = v.Rows(file, first=1, unit="feature")

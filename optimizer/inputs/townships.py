@@ -17,7 +17,7 @@ import pandas as pd
 from optimizer import schema
 from optimizer.inputs import validate as v
 from optimizer.inputs.canonical import column, to_4326
-from optimizer.inputs.files import read_layer, read_table
+from optimizer.inputs.files import read_error_message, read_layer, read_table
 
 __all__ = ["TOWNSHIP_OPTIONAL_NUMBERS", "TOWNSHIP_OUTPUT", "read_townships"]
 
@@ -69,7 +69,7 @@ def read_townships(
     try:
         layer, layer_notes, dbf_encoding = read_layer(path)
     except Exception as exc:  # any GDAL/IO failure becomes a problem to report
-        return None, [f"{path.name}: cannot read ({exc})"]
+        return None, [read_error_message(path, exc)]
     notes.extend(layer_notes)
     lrows = v.Rows(path.name, first=1, unit="feature")
     mapping, match_notes = v.match_columns(
@@ -222,9 +222,9 @@ def _join_sheet(
     try:
         attrs, attr_notes = read_table(path)
     except Exception as exc:  # any reader failure becomes a problem to report
-        return table, set(), [], [f"{path.name}: cannot read ({exc})"]
+        return table, set(), [], [read_error_message(path, exc)]
     notes.extend(attr_notes)
-    arows = v.Rows(path.name)
+    arows = v.Rows(path.name, first=attrs.attrs.get("first_row", 2))
     amap, anotes = v.match_columns(attrs.columns, schema.TOWNSHIP_COLUMNS)
     notes.extend(f"{path.name}: {n}" for n in anotes)
     headers = [str(c) for c in attrs.columns]

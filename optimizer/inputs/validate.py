@@ -30,10 +30,14 @@ from optimizer import schema
 from optimizer.inputs import geometry as geo
 
 __all__ = [
+    "NUMBER_BOUNDS",
     "Rows",
     "check_codes",
     "check_coordinates",
+    "check_china",
     "check_crs",
+    "check_crs_fit",
+    "check_crs_name",
     "check_duplicates",
     "check_facility_types",
     "check_geometries",
@@ -411,6 +415,22 @@ def check_duplicates(values: pd.Series, rows: Rows, column: str) -> list[str]:
 # numbers and flags
 
 
+NUMBER_BOUNDS: dict[str, float] = {
+    "population": 2_000_000,
+    "incidents": 200_000,
+    "cases": 100_000,
+    "villages_before": 1_000,
+    "households": 1_000_000,
+    "staff": 1_000,
+    "police_total": 100_000,
+    "judicial_establishment": 10_000,
+    "new_police_recruits": 100_000,
+    "speed_kmh": 200,
+}
+"""The largest plausible value of each number (per township, facility, county or road; a year
+for counts). Larger values are refused as typing or unit errors (docs/inputs.md, "Bounds")."""
+
+
 def _to_number(value: Any) -> float | None:
     """Return a cell as a float, NaN when blank, or None when it is not a number."""
     if is_blank(value):
@@ -457,13 +477,16 @@ def check_numbers(
     numbers : pandas.Series
         Float values, NaN where blank or unusable.
     problems : list of str
-        At most three problems: missing, non-numeric and negative values.
+        At most four problems: missing, non-numeric, negative and implausibly large values
+        (above :data:`NUMBER_BOUNDS`).
     """
     label_list = labels.tolist() if labels is not None else [None] * len(values)
     out: list[float] = []
     missing: list[str] = []
     text: list[str] = []
     negative: list[str] = []
+    large: list[str] = []
+    bound = NUMBER_BOUNDS.get(column, math.inf)
     for pos, (value, label) in enumerate(zip(values.tolist(), label_list, strict=True)):
         tag = rows.at(pos) + (f" ({label})" if not is_blank(label) else "")
         number = _to_number(value)
@@ -477,6 +500,9 @@ def check_numbers(
         elif number < 0:
             negative.append(f"{tag} {number:g}")
             out.append(math.nan)
+        elif number > bound:
+            large.append(f"{tag} {number:g}")
+            out.append(math.nan)
         else:
             out.append(number)
     problems = []
@@ -489,6 +515,11 @@ def check_numbers(
     if negative:
         problems.append(
             f"{rows.file}: {column} is negative in {listing(negative)}; correct the value"
+        )
+    if large:
+        problems.append(
+            f"{rows.file}: {column} is implausibly large in {listing(large)} (at most {bound:,.0f}, "
+            "see docs/inputs.md); check the value and its unit"
         )
     return pd.Series(out, index=values.index, dtype="float64"), problems
 
@@ -604,6 +635,115 @@ def looks_like_degrees(bounds: Sequence[float]) -> bool:
     if not all(math.isfinite(b) for b in (minx, miny, maxx, maxy)):
         return False
     return -180.0 <= minx <= maxx <= 180.0 and -90.0 <= miny <= maxy <= 90.0
+
+
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
+"""Longitude/latitude box of China (with its seas); townships outside it mean a wrong CRS."""
+
+
+def check_crs_name(crs: str | None) -> list[str]:
+    """Report a ``--crs`` / ``crs=`` value that PROJ does not know.
+
+    Parameters
+    ----------
+    crs
+        The user's CRS, or None.
+
+    Returns
+    -------
+    list of str
+        Empty when ``crs`` is None or a known CRS; else one problem with examples.
+    """
+    if crs is None:
+        return []
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(crs)
+    except (CRSError, TypeError, ValueError):
+        return [
+            f"--crs {crs}: not a coordinate reference system PROJ knows; give an EPSG code, "
+            "for example --crs EPSG:4490 (CGCS2000 lon/lat) or --crs EPSG:4547 "
+            "(CGCS2000 3-degree zone, 114°E, metres)"
+        ]
+    return []
+
+
+def check_crs_fit(gdf: gpd.GeoDataFrame, file: str, *, given: bool) -> list[str]:
+    """Report coordinates that cannot be in the layer's CRS (degrees in metres or the reverse).
+
+    Parameters
+    ----------
+    gdf
+        The layer with the CRS it will be read in (its own, or the user's).
+    file
+        File name for the message.
+    given
+        Whether the CRS came from ``--crs`` (the fix named differs).
+
+    Returns
+    -------
+    list of str
+        Empty when the coordinates fit the CRS, else one problem naming the likely fix.
+    """
+    if gdf.crs is None or len(gdf) == 0 or gdf.geometry.is_empty.all():
+        return []
+    bounds = [float(b) for b in gdf.total_bounds]
+    shown = ", ".join(f"{b:,.2f}" for b in bounds)
+    name = gdf.crs.to_string()
+    where = f"--crs {name}" if given else f"the CRS in the file ({name})"
+    if gdf.crs.is_geographic and not looks_like_degrees(bounds):
+        extra = (
+            " A GeoJSON without a 'crs' member is read as WGS84 lon/lat: export it as lon/lat "
+            "(EPSG:4326), or as a GeoPackage that keeps its CRS."
+            if file.lower().endswith((".geojson", ".json"))
+            else ""
+        )
+        return [
+            f"{file}: {where} is lon/lat in degrees, but the coordinates ({shown}) are far "
+            f"outside ±180/±90: they look like metres of a projected CRS; give the right one "
+            f"with --crs (for example EPSG:4547).{extra}"
+        ]
+    if gdf.crs.is_projected and looks_like_degrees(bounds):
+        return [
+            f"{file}: {where} is projected (metres), but every coordinate ({shown}) lies within "
+            "±180/±90: they look like lon/lat degrees; the CRS label is wrong: pass "
+            "--crs EPSG:4490 (CGCS2000) or fix the .prj (define, do not reproject)"
+        ]
+    return []
+
+
+def check_china(gdf: gpd.GeoDataFrame, file: str, source_crs: str) -> list[str]:
+    """Report a layer that, converted to lon/lat, does not lie in China (a wrong CRS).
+
+    Parameters
+    ----------
+    gdf
+        The layer in EPSG:4326.
+    file
+        File name for the message.
+    source_crs
+        The CRS it was converted from, for the message.
+
+    Returns
+    -------
+    list of str
+        Empty when the layer's bounds lie inside :data:`CHINA_BOUNDS`.
+    """
+    if len(gdf) == 0 or gdf.geometry.is_empty.all():
+        return []
+    minx, miny, maxx, maxy = (float(b) for b in gdf.total_bounds)
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    if all(math.isfinite(b) for b in (minx, miny, maxx, maxy)) and (
+        x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1
+    ):
+        return []
+    return [
+        f"{file}: read in {source_crs}, the layer lies at lon {minx:.2f}..{maxx:.2f}, "
+        f"lat {miny:.2f}..{maxy:.2f}, outside China: the CRS is probably wrong; give the "
+        "right one with --crs (for example EPSG:4490 for lon/lat, EPSG:4547 for metres)"
+    ]
 
 
 def check_crs(gdf: gpd.GeoDataFrame, file: str, *, override: str | None) -> list[str]:

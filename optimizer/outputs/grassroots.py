@@ -10,16 +10,28 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.errors
+from branca.element import Element, MacroElement
+from folium.template import Template
 
+from optimizer.outputs.map_data import simplify_coverage
 from optimizer.report.grassroots import GrassrootsReport
 
-__all__ = ["add_grassroots_layers", "grassroots_json", "grassroots_sheets"]
+__all__ = [
+    "MAP_MAX_FEATURES",
+    "add_grassroots_layers",
+    "grassroots_json",
+    "grassroots_map_data",
+    "grassroots_sheets",
+]
 
 #: Simplification of the polygons drawn on the map (degrees, about 10 m).
 _MAP_TOLERANCE = 1e-4
@@ -102,6 +114,7 @@ def grassroots_json(g: GrassrootsReport) -> dict[str, Any]:
                 "township_code",
                 "name",
                 "centre",
+                "existing",
                 "merged_townships",
                 "merged_centres",
                 "staff",
@@ -234,12 +247,25 @@ def grassroots_sheets(g: GrassrootsReport) -> dict[str, pd.DataFrame]:
     }
 
 
-def _geojson(gdf: gpd.GeoDataFrame, props: list[str]) -> dict[str, Any]:
-    """Return a compact GeoJSON (simplified, 5 decimals) of some columns."""
+def _geojson(gdf: gpd.GeoDataFrame, props: list[str], *, coverage: bool) -> dict[str, Any]:
+    """Return a compact GeoJSON (simplified, 5 decimals, about 1 m) of some columns.
+
+    Grids tile their township, so they are simplified as a coverage (a shared border stays
+    shared, :func:`~optimizer.outputs.map_data.simplify_coverage`); villages per polygon.
+    """
     geo = gdf[[*props, "geometry"]].copy()
-    geo["geometry"] = geo.geometry.simplify(_MAP_TOLERANCE, preserve_topology=True)
-    text = geo.to_json(drop_id=True, to_wgs84=False)
-    data: dict[str, Any] = json.loads(text)
+    geoms = geo.geometry.to_numpy()
+    simple = None
+    if coverage:
+        try:
+            simple = simplify_coverage(geoms, _MAP_TOLERANCE)
+        except shapely.errors.GEOSException:  # not a clean coverage: per polygon
+            simple = None
+    if simple is None:
+        geo["geometry"] = geo.geometry.simplify(_MAP_TOLERANCE, preserve_topology=True)
+    else:
+        geo["geometry"] = simple
+    data: dict[str, Any] = json.loads(geo.to_json(drop_id=True, to_wgs84=False))
 
     def rounded(c: Any) -> Any:
         if isinstance(c, list):
@@ -252,11 +278,99 @@ def _geojson(gdf: gpd.GeoDataFrame, props: list[str]) -> dict[str, Any]:
     return data
 
 
-def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
-    """Add the 网格 and 村（社区） layers (off at start) before the map's layer control.
+def grassroots_map_data(g: GrassrootsReport) -> dict[str, Any] | None:
+    """Return the data of the 网格 and 村（社区） layers (None when the grids have no polygons).
 
     Above :data:`MAP_MAX_FEATURES` grids only those outside their bounds are drawn, and no
-    village layer, so that the page stays usable.
+    village layer, so that a province's page stays within its size target.
+
+    Parameters
+    ----------
+    g
+        The grassroots report.
+
+    Returns
+    -------
+    dict or None
+        ``grids`` (GeoJSON, properties ``t`` tooltip and ``o`` = 1 outside the bounds),
+        ``gridsName``, ``villages`` (GeoJSON with ``t``, or None).
+    """
+    if not len(g.grids) or g.grids.geometry.isna().any():
+        return None
+    grids = g.grids.assign(
+        t=[
+            f"网格 {c}：{h:.0f} 户" + (f"（超出范围 {d:+.0f} 户）" if d else "")
+            for c, h, d in zip(
+                g.grids["code"], g.grids["households"], g.grids["deviation"], strict=True
+            )
+        ],
+        o=(g.grids["deviation"] != 0).astype(int),
+    )
+    name = "网格（多网合一）"
+    many = len(grids) > MAP_MAX_FEATURES
+    if many:
+        grids = grids[grids["o"] == 1]
+        name = f"网格（多网合一）：仅显示超出户数范围的 {len(grids):,} 个，全部见 plan.xlsx"
+    villages = None
+    drawable = g.villages.geometry.notna().all() and not g.villages.geometry.is_empty.any()
+    if not many and len(g.villages) <= MAP_MAX_FEATURES and drawable:
+        vill = g.villages.assign(
+            t=[
+                f"{n}（{k}）：{h:.0f} 户，{n_g} 个网格"
+                for n, k, h, n_g in zip(
+                    g.villages["name"],
+                    g.villages["kind"],
+                    g.villages["households"].fillna(0),
+                    g.villages["grids"],
+                    strict=True,
+                )
+            ],
+        )
+        villages = _geojson(vill, ["t"], coverage=False)
+    return {
+        "grids": _geojson(grids, ["t", "o"], coverage=not many) if len(grids) else None,
+        "gridsName": name,
+        "villages": villages,
+    }
+
+
+class _GrassrootsLayers(MacroElement):
+    """The 网格 and 村（社区） layers: canvas GeoJSON, off at start, in a layer switch.
+
+    They are drawn in their own pane above the townships and under the facility symbols, by
+    ``optimizer/assets/grassroots_map.js`` (shared by every map of a page).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        optimizerGrassrootsLayers({{ this._parent.get_name() }}, {{ this.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "GrassrootsLayers"
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # safe inside an HTML <script> element
+        self.data_json = text.replace("<", "\\u003c").replace(">", "\\u003e")
+        self.data_json = self.data_json.replace("&", "\\u0026")
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """Add the shared script to the page, then render the call."""
+        script = (resources.files("optimizer") / "assets" / "grassroots_map.js").read_text(
+            encoding="utf-8"
+        )
+        self.get_root().header.add_child(  # type: ignore[attr-defined]
+            Element(f"<script>/* optimizer/assets/grassroots_map.js */\n{script}\n</script>"),
+            name="grassroots_map_script",
+        )
+        super().render(**kwargs)
+
+
+def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
+    """Add the 网格 and 村（社区） layers (off at start) to the plan map.
 
     Parameters
     ----------
@@ -265,59 +379,7 @@ def add_grassroots_layers(m: folium.Map, g: GrassrootsReport) -> None:
     g
         The grassroots report; nothing is drawn when the grids carry no polygons.
     """
-    if g.grids.geometry.isna().any() or not len(g.grids):
+    data = grassroots_map_data(g)
+    if data is None:
         return
-    controls = [k for k, c in m._children.items() if isinstance(c, folium.LayerControl)]
-    saved = [m._children.pop(k) for k in controls]
-    grids = g.grids.assign(
-        tip=[
-            f"网格 {c}：{h:.0f} 户" + (f"（超出范围 {d:+.0f} 户）" if d else "")
-            for c, h, d in zip(
-                g.grids["code"], g.grids["households"], g.grids["deviation"], strict=True
-            )
-        ],
-        colour=np.where(g.grids["deviation"] != 0, "#d62728", "#1f77b4"),
-    )
-    name = "网格（多网合一）"
-    many = len(grids) > MAP_MAX_FEATURES
-    if many:
-        grids = grids[grids["deviation"] != 0]
-        name = f"网格（多网合一）：仅显示超出户数范围的 {len(grids)} 个，全部见 plan.xlsx"
-    group = folium.FeatureGroup(name=name, show=False)
-    folium.GeoJson(
-        _geojson(grids, ["tip", "colour"]),
-        name="网格",
-        style_function=lambda f: {
-            "color": f["properties"]["colour"],
-            "weight": 1,
-            "fillOpacity": 0.05,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    ).add_to(group)
-    group.add_to(m)
-    if many or len(g.villages) > MAP_MAX_FEATURES:
-        for control in saved:
-            m.add_child(control)
-        return
-    vill = g.villages.assign(
-        tip=[
-            f"{n}（{k}）：{h:.0f} 户，{n_g} 个网格"
-            for n, k, h, n_g in zip(
-                g.villages["name"],
-                g.villages["kind"],
-                g.villages["households"].fillna(0),
-                g.villages["grids"],
-                strict=True,
-            )
-        ],
-    )
-    vgroup = folium.FeatureGroup(name="村（社区）", show=False)
-    folium.GeoJson(
-        _geojson(vill, ["tip"]),
-        name="村（社区）",
-        style_function=lambda f: {"color": "#2ca02c", "weight": 1.5, "fillOpacity": 0.0},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    ).add_to(vgroup)
-    vgroup.add_to(m)
-    for control in saved:
-        m.add_child(control)
+    _GrassrootsLayers(data).add_to(m)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import logging
 import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -32,11 +33,18 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from optimizer.errors import DataError
+from optimizer.outputs.map_data import (
+    CLOSED_COLOUR,
+    PALETTE,
+    TYPE_COLOURS,
+    UNSERVED_COLOUR,
+    jurisdiction_colours,
+    plan_map_data,
+)
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES
 
 __all__ = [
@@ -52,35 +60,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Fill colours of jurisdictions (ColorBrewer Set3 without its grey), assigned by graph colouring.
-PALETTE: tuple[str, ...] = (
-    "#8dd3c7",
-    "#ffffb3",
-    "#bebada",
-    "#fb8072",
-    "#80b1d3",
-    "#fdb462",
-    "#b3de69",
-    "#fccde5",
-    "#bc80bd",
-    "#ccebc5",
-    "#ffed6f",
-)
-#: Fill colour of a township that no facility of the layer's type serves.
-UNSERVED_COLOUR = "#d9d9d9"
 #: Fill opacity of township polygons.
 FILL_OPACITY = 0.75
-
-#: Symbol colour of each facility type.
-TYPE_COLOURS: dict[str, str] = {
-    "police_station": "#1f4e9c",
-    "judicial_office": "#1b7a3a",
-    "court": "#7b2d8e",
-}
-_CLOSED_COLOUR = "#c0392b"
-
-#: Tolerance (degrees, about 10 m) under which two townships count as touching.
-_TOUCH_TOLERANCE_DEG = 1e-4
+_CLOSED_COLOUR = CLOSED_COLOUR
 
 _FONT = "'Microsoft YaHei','PingFang SC','WenQuanYi Micro Hei','Noto Sans CJK SC',sans-serif"
 
@@ -141,74 +123,6 @@ def _key(value: object) -> str | None:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
-
-
-# --------------------------------------------------------------------------------------------
-# colours
-
-
-def _touching_pairs(geoms: gpd.GeoSeries) -> Iterator[tuple[int, int]]:
-    """Yield positional index pairs ``(i, j)``, ``i < j``, of geometries that touch or overlap."""
-    arr = geoms.to_numpy()
-    valid = shapely.is_valid(arr)
-    if not valid.all():
-        arr = np.where(valid, arr, shapely.make_valid(arr))
-    tree = shapely.STRtree(arr)
-    left, right = tree.query(arr, predicate="dwithin", distance=_TOUCH_TOLERANCE_DEG)
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
-        if i < j:
-            yield i, j
-
-
-def jurisdiction_colours(
-    townships: gpd.GeoDataFrame, served_by: str, *, palette: Sequence[str] = PALETTE
-) -> dict[str, str]:
-    """Return a fill colour per serving facility so that touching jurisdictions differ.
-
-    Jurisdictions are coloured greedily, most neighbours first (ties by facility id), each with
-    the first palette colour that no touching jurisdiction has yet; the result depends only on
-    the data, not on row order or on the run.
-
-    Parameters
-    ----------
-    townships
-        Township polygons with the column ``served_by``.
-    served_by
-        Column holding the id of the facility that serves each township.
-    palette
-        Colours to choose from; reused cyclically if a jurisdiction has more neighbours.
-
-    Returns
-    -------
-    dict
-        Facility id (as text) -> colour, for every facility that serves a township.
-    """
-    keys = [_key(v) for v in townships[served_by]]
-    neighbours: dict[str, set[str]] = {k: set() for k in keys if k is not None}
-    for i, j in _touching_pairs(townships.geometry):
-        a, b = keys[i], keys[j]
-        if a is not None and b is not None and a != b:
-            neighbours[a].add(b)
-            neighbours[b].add(a)
-    order = sorted(neighbours, key=lambda k: (-len(neighbours[k]), k))
-    colours: dict[str, str] = {}
-    n_clash = 0
-    for k in order:
-        used = {colours[n] for n in neighbours[k] if n in colours}
-        free = [c for c in palette if c not in used]
-        if free:
-            colours[k] = free[0]
-        else:
-            n_clash += 1
-            colours[k] = palette[int(hashlib.sha1(k.encode()).hexdigest(), 16) % len(palette)]
-    if n_clash:
-        logger.warning(
-            "%d jurisdictions of %s touch more than %d others: some neighbours share a colour",
-            n_clash,
-            served_by,
-            len(palette) - 1,
-        )
-    return colours
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,165 +235,6 @@ def _check_inputs(
         raise DataError(problems, title="cannot draw the plan map")
 
 
-def _facility_positions(
-    facilities: pd.DataFrame, townships: gpd.GeoDataFrame
-) -> list[tuple[float, float] | None]:
-    """Return (lat, lon) per facility row: its own coordinates, else its township's seat."""
-    seats: dict[str, tuple[float, float]] = {}
-    if "code" in townships.columns:
-        points = townships.geometry.representative_point()
-        for code, pt in zip(townships["code"], points, strict=True):
-            if pt is not None and not pt.is_empty:
-                seats[str(code)] = (pt.y, pt.x)
-    out: list[tuple[float, float] | None] = []
-    for _, row in facilities.iterrows():
-        lon, lat = row.get("lon"), row.get("lat")
-        if lon is not None and lat is not None and not _missing(lon) and not _missing(lat):
-            out.append((float(lat), float(lon)))
-        else:
-            out.append(seats.get(str(row.get("township_code"))))
-    return out
-
-
-def _township_tooltip(row: Mapping[str, Any] | pd.Series, ftype: str, fac_name: str | None) -> str:
-    label = FACILITY_LABELS_ZH.get(ftype, ftype)
-    serving = _esc(fac_name) if fac_name is not None else "未分配"
-    rows = [
-        ("乡镇名称", f"<b>{_esc(row.get('name'))}</b>"),
-        ("乡镇代码", _esc(row.get("code"))),
-        ("常住人口", _fmt_int(row.get("population"), " 人")),
-        ("警情", _fmt_int(row.get("incidents"), " 起/年")),
-    ]
-    if ftype != "police_station" and "cases" in row:
-        rows.append(("案件数", _fmt_int(row.get("cases"), " 件/年")))
-    rows += [(label, serving), ("距离", _fmt_km(row.get(f"distance_km__{ftype}")))]
-    minutes = row.get(f"minutes__{ftype}")
-    if minutes is not None and not _missing(minutes):
-        before = row.get(f"minutes_before__{ftype}")
-        text = f"{float(minutes):.0f} 分钟"
-        if before is not None and not _missing(before):
-            text += f"（调整前 {float(before):.0f} 分钟）"
-        rows.append(("时间", text))
-    cells = "".join(
-        f'<tr><th style="text-align:left;padding-right:8px">{k}</th><td>{v}</td></tr>'
-        for k, v in rows
-    )
-    return f'<table style="font-family:{_FONT};font-size:12px">{cells}</table>'
-
-
-def _facility_tooltip(row: Mapping[str, Any] | pd.Series, ftype: str, state: str) -> str:
-    label = FACILITY_LABELS_ZH.get(ftype, ftype)
-    n = row.get("n_served")
-    lines = [
-        f"<b>{_esc(row.get('name'))}</b>",
-        f"{label} · 编号 {_esc(row.get('id'))}",
-        f"决定：{_state_label(ftype, state, row.get('becomes'))}",
-    ]
-    if not _missing(n):
-        lines.append(f"服务乡镇：{_fmt_int(n)} 个")
-    return f'<div style="font-family:{_FONT};font-size:12px">' + "<br>".join(lines) + "</div>"
-
-
-def _add_layer(
-    m: folium.Map,
-    townships: gpd.GeoDataFrame,
-    facilities: pd.DataFrame,
-    positions: Sequence[tuple[float, float] | None],
-    ftype: str,
-    *,
-    show: bool,
-) -> None:
-    label = FACILITY_LABELS_ZH.get(ftype, ftype)
-    group = folium.FeatureGroup(name=f"{label}辖区与布点", show=show)
-    served_col = f"served_by__{ftype}"
-
-    of_type = facilities["type"].astype(str) == ftype
-    names = {
-        _key(i): str(n)
-        for i, n in zip(facilities.loc[of_type, "id"], facilities.loc[of_type, "name"], strict=True)
-    }
-    colours = jurisdiction_colours(townships, served_col)
-    fills, tips = [], []
-    n_unserved = 0
-    for _, row in townships.iterrows():
-        k = _key(row[served_col])
-        if k is None:
-            n_unserved += 1
-        fills.append(colours.get(k, UNSERVED_COLOUR) if k is not None else UNSERVED_COLOUR)
-        fac_name = names.get(k, k) if k is not None else None
-        tips.append(_township_tooltip(row, ftype, fac_name))
-    layer = gpd.GeoDataFrame(
-        {"fill": fills, "tip": tips}, geometry=townships.geometry.to_numpy(), crs=townships.crs
-    ).reset_index(drop=True)
-    folium.GeoJson(
-        layer,
-        name=f"{label}辖区",
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": FILL_OPACITY,
-            "color": "#555555",
-            "weight": 0.8,
-        },
-        highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
-        smooth_factor=0.5,
-    ).add_to(group)
-
-    outlines = layer.assign(key=[_key(v) for v in townships[served_col]]).dropna(subset=["key"])
-    if len(outlines):
-        outlines = outlines[["key", "geometry"]]
-        # snap float noise (about 0.1 m) so shared edges dissolve without slivers
-        outlines = outlines.set_geometry(outlines.geometry.set_precision(1e-6))
-        outlines = outlines.dissolve(by="key", sort=True).reset_index()
-        folium.GeoJson(
-            outlines[["geometry"]],
-            name=f"{label}辖区边界",
-            style_function=lambda f: {"fill": False, "color": "#333333", "weight": 2.2},
-            control=False,
-        ).add_to(group)
-
-    n_drawn = 0
-    order = {"closed": 0, "kept": 1, "central": 2}  # central symbols on top
-    rows = [
-        (order[_state(r)], i, r)
-        for i, (_, r) in enumerate(facilities.iterrows())
-        if str(r["type"]) == ftype
-    ]
-    for _, i, row in sorted(rows, key=lambda t: (t[0], t[1])):
-        pos = positions[i]
-        if pos is None:
-            logger.warning(
-                "facility %s (%s) has no lon/lat and no known township: not drawn",
-                row.get("id"),
-                ftype,
-            )
-            continue
-        state = _state(row)
-        svg, size = _symbol_svg(
-            ftype, state, None if _missing(row.get("becomes")) else str(row["becomes"])
-        )
-        folium.Marker(
-            location=list(pos),
-            icon=folium.DivIcon(
-                html=svg,
-                icon_size=(size, size),
-                icon_anchor=(size // 2, size // 2),
-                class_name=f"plan-symbol plan-{ftype}-{state}",
-            ),
-            tooltip=folium.Tooltip(_facility_tooltip(row, ftype, state)),
-        ).add_to(group)
-        n_drawn += 1
-    group.add_to(m)
-    logger.info(
-        "map layer %s: %d townships in %d jurisdictions (%d unserved), %d facilities drawn",
-        ftype,
-        len(townships),
-        len(colours),
-        n_unserved,
-        n_drawn,
-    )
-
-
 def _title_html(title: str, synthetic: bool) -> str:
     badge = (
         '<span style="background:#c0392b;color:#fff;border-radius:3px;padding:1px 6px;'
@@ -526,7 +281,7 @@ def _legend_html(facility_types: Sequence[str], synthetic: bool, tiles: str | No
         f'<div style="margin-top:4px">{swatches} 乡镇填色：所属辖区（相邻辖区颜色不同）</div>'
         f'<div><span style="display:inline-block;width:12px;height:12px;'
         f'background:{UNSERVED_COLOUR};border:1px solid #555"></span> 未分配</div>'
-        "<div>右上角勾选切换机构类型图层</div>"
+        "<div>右上角面板：切换机构类型、调整方案与现状，搜索乡镇</div>"
     )
     if tiles is None:
         parts.append('<div style="color:#777">无底图（离线）</div>')
@@ -580,6 +335,92 @@ def _render(m: folium.Map | Figure) -> str:
             el._children.update(children)
 
 
+def _fill_data(m: folium.Map | Figure, page: str) -> str:
+    """Put each plan layer's data where its placeholder is (the data cannot hold a tag)."""
+    stack: list[Element] = [m.get_root()]
+    while stack:
+        el = stack.pop()
+        if isinstance(el, _PlanLayers):
+            page = page.replace(el.placeholder, el.data_json, 1)
+        stack.extend(el._children.values())
+    return page
+
+
+_PLAN_CSS = (
+    ".plan-panel{background:rgba(255,255,255,0.95);padding:8px 10px;border-radius:4px;"
+    "box-shadow:0 1px 4px rgba(0,0,0,0.3);font-size:12px;line-height:1.5;width:250px}"
+    ".plan-panel-title{font-weight:bold;font-size:14px}"
+    ".plan-checks .ok{color:#1b7a3a}.plan-checks .ex{color:#b36b00}.plan-checks .no{color:#c0392b}"
+    ".plan-counts{border-collapse:collapse;margin:4px 0}.plan-counts td,.plan-counts th"
+    "{padding:0 6px 0 0;text-align:right}.plan-counts td:first-child{text-align:left}"
+    ".plan-search{width:100%;box-sizing:border-box;margin-top:4px;font-size:12px}"
+    ".plan-results a{display:block;color:#1f4e9c;text-decoration:none;padding:1px 0}"
+    ".plan-results a:hover{background:#eef}"
+    ".plan-label{white-space:nowrap;text-align:center;color:#222;"
+    "text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}"
+    ".plan-label-prefecture{font-size:15px;font-weight:bold}"
+    ".plan-label-county{font-size:13px;font-weight:bold;color:#333}"
+    ".plan-label-township{font-size:11px;color:#444}"
+    ".plan-tooltip{font-size:12px;line-height:1.4}.plan-tip{font-size:12px}"
+    ".plan-tip th{text-align:left;padding-right:8px}"
+)
+
+
+class _PlanLayers(MacroElement):
+    """The plan's data and the script that draws it (``optimizer/assets/plan_map.js``).
+
+    The script is put once into the page's header (several maps on a comparison page share
+    it); each map gets one call with its own data object.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        optimizerPlanMap({{ this._parent.get_name() }}, {{ this.placeholder }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "PlanLayers"
+        self.data_json = _script_json(data)
+
+    @property
+    def placeholder(self) -> str:
+        """Token the page carries until :func:`_fill_data` puts the data in (after checks)."""
+        return f"__optimizer_plan_data_{self.get_name()}__"
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """Add the shared script and style to the page, then render the call."""
+        root = self.get_root()
+        root.header.add_child(  # type: ignore[attr-defined]
+            Element(
+                f"<style>{_PLAN_CSS}</style>\n<script>/* optimizer/assets/plan_map.js */\n"
+                f"{_inline_js('plan_map.js')}\n</script>"
+            ),
+            name="plan_map_script",
+        )
+        super().render(**kwargs)
+
+
+def _script_json(data: Any) -> str:
+    """Return ``data`` as JSON that is safe inside an HTML ``<script>`` element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _drawable(townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    geo = townships.to_crs("EPSG:4326") if townships.crs != "EPSG:4326" else townships
+    geo = geo[~(geo.geometry.isna() | geo.geometry.is_empty)]
+    invalid = ~geo.geometry.is_valid
+    if invalid.any():
+        logger.debug("repairing %d invalid township geometries for drawing", int(invalid.sum()))
+        geo = geo.copy()
+        geo.loc[invalid, "geometry"] = geo.geometry[invalid].make_valid()
+    return geo.reset_index(drop=True)
+
+
 def plan_map(
     townships: gpd.GeoDataFrame,
     facilities: pd.DataFrame,
@@ -589,24 +430,36 @@ def plan_map(
     tiles: str | None = None,
     tiles_attribution: str | None = None,
     synthetic: bool = False,
+    checks: Mapping[str, int] | None = None,
+    area_names: Mapping[str, str] | None = None,
 ) -> folium.Map:
-    """Draw a plan: jurisdictions and facility decisions, one layer per facility type.
+    """Draw a plan: jurisdictions, boundaries, names and facility decisions, for any area.
+
+    The townships are one canvas layer filled by jurisdiction (touching jurisdictions differ),
+    under the county and prefecture outlines; names appear as one zooms in (prefectures, then
+    counties, then townships), placed so that none overlap; facility symbols are drawn on a
+    canvas and thinned at each zoom so that none overlap (a symbol's tooltip says how many
+    others it stands for). A panel shows the plan's summary (rule checks, kept and closed per
+    type), switches the facility type and today's layout / the proposal, and searches a township
+    by name or code. The polygons are simplified as a coverage (shared borders stay shared).
 
     Parameters
     ----------
     townships
         Township polygons (any CRS; drawn in EPSG:4326) with ``code``, ``name``,
-        ``population``, ``incidents`` and, per facility type ``T`` drawn, ``served_by__T`` (id of
-        the serving facility) and ``distance_km__T``.
+        ``county_code``, ``population``, ``incidents`` and, per facility type ``T`` drawn,
+        ``served_by__T`` (id of the serving facility), ``distance_km__T`` and optionally
+        ``before_by__T`` (today's facility), ``minutes__T``.
     facilities
         One row per facility: ``id``, ``type``, ``name``, ``township_code``, ``lon``, ``lat``,
-        ``decision`` ("keep"/"close"), ``becomes``, ``central`` and ``n_served``. A facility
-        without ``lon``/``lat`` is drawn at its township's representative point.
+        ``decision`` ("keep"/"close"), ``becomes``, ``central``, ``n_served`` and optionally
+        ``reason`` (shown in its tooltip). A facility without ``lon``/``lat`` is drawn at its
+        township's representative point.
     title
         Title shown at the top of the map (escaped).
     facility_types
-        Types to draw, in layer order; the first is shown, the others can be switched on in the
-        layer control. Default: the types present in ``facilities``, in schema order.
+        Types in the panel's order; the first is shown. Default: the types present in
+        ``facilities``, in schema order.
     tiles
         ``None`` (default) draws no basemap, so the map needs no network at all. Otherwise an
         XYZ URL template of an office tile server, e.g. ``http://gis.local/{z}/{x}/{y}.png``.
@@ -614,6 +467,10 @@ def plan_map(
         Attribution text of ``tiles``; default names the tile server's host.
     synthetic
         Mark the map as 合成数据 (synthetic data) in the title and the legend.
+    checks
+        Outcome counts of the rule checks (``Plan.outcome_counts()``) for the summary panel.
+    area_names
+        County and prefecture code -> name (default: the bundled Sichuan frame).
 
     Returns
     -------
@@ -640,15 +497,8 @@ def plan_map(
             f"tiles {tiles!r} is not an XYZ URL template: it needs {{z}}, {{x}} and {{y}}",
             title="cannot draw the plan map",
         )
-
-    geo = townships.to_crs("EPSG:4326") if townships.crs != "EPSG:4326" else townships
-    geo = geo[~(geo.geometry.isna() | geo.geometry.is_empty)]
-    invalid = ~geo.geometry.is_valid
-    if invalid.any():
-        logger.warning("repairing %d invalid township geometries for drawing", int(invalid.sum()))
-        geo = geo.copy()
-        geo.loc[invalid, "geometry"] = geo.geometry[invalid].make_valid()
-    minx, miny, maxx, maxy = (float(v) for v in geo.total_bounds)
+    geo = _drawable(townships)
+    minx, miny, maxx, maxy = (float(v) for v in geo.total_bounds) if len(geo) else (math.nan,) * 4
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
         raise DataError("townships have no usable geometry", title="cannot draw the plan map")
 
@@ -658,24 +508,21 @@ def plan_map(
         tiles=None,
         control_scale=True,
         zoom_snap=0.25,
+        prefer_canvas=True,
     )
     # Only Leaflet is needed: no popups with HTML children, no awesome markers, no bootstrap.
     m.default_js = [("leaflet", _LEAFLET_JS_URL)]
     m.default_css = [("leaflet_css", _LEAFLET_CSS_URL)]
     m._plan_seed = title  # type: ignore[attr-defined]
-
     if tiles is not None:
         host = urlsplit(tiles).netloc or "本地瓦片服务"
         attribution = tiles_attribution if tiles_attribution is not None else f"底图：{host}"
         folium.TileLayer(
             tiles=tiles, attr=_esc(attribution), name="底图", overlay=False, control=False
         ).add_to(m)
-
-    positions = _facility_positions(facilities, geo)
-    for i, ftype in enumerate(facility_types):
-        _add_layer(m, geo, facilities, positions, ftype, show=i == 0)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(20, 20))
+    data = plan_map_data(geo, facilities, facility_types, checks=checks, area_names=area_names)
+    data["bounds"] = [[miny, minx], [maxy, maxx]]
+    _PlanLayers(data).add_to(m)  # fits the view to the bounds itself, without animation
 
     root = m.get_root()
     root.header.add_child(  # type: ignore[attr-defined]
@@ -694,7 +541,7 @@ def plan_map(
     page_title = f"{title}（合成数据）" if synthetic else title
     root.title = html.escape(page_title, quote=True)  # type: ignore[attr-defined]
     _stabilise_ids(m)
-    logger.info("plan map %r: %d layers, %d townships", title, len(facility_types), len(geo))
+    logger.debug("plan map %r: %d types, %d townships", title, len(facility_types), len(geo))
     return m
 
 
@@ -830,6 +677,7 @@ def save_map(m: folium.Map | Figure, path: str | Path) -> Path:
             [f"external reference not vendored in optimizer/assets: {r}" for r in refs],
             title=f"map {path} would need the network",
         )
+    page = _fill_data(m, page)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -1066,7 +914,7 @@ class InlineMap:
         self.height = height
 
     def _repr_html_(self) -> str:
-        page = _inline_assets(_render(self.m))
+        page = _fill_data(self.m, _inline_assets(_render(self.m)))
         return (
             f'<iframe srcdoc="{html.escape(page, quote=True)}" width="100%" '
             f'height="{self.height}" style="border:none"></iframe>'

@@ -74,8 +74,15 @@ def facility_records(plan: Plan) -> list[dict[str, Any]]:
                 "becomes": json_text(r.becomes),
                 "central": bool(r.central),
                 "serves": [str(c) for c in r.serves],  # type: ignore[union-attr]
+                "reason_code": r.reason_code,
+                "reason": r.reason,
                 "exception": json_text(r.exception),
+                "exception_by": json_text(getattr(r, "exception_by", None)),
                 "pinned": json_text(r.pinned),
+                "caseload": json_number(getattr(r, "caseload", None)),
+                "caseload_before": json_number(getattr(r, "caseload_before", None)),
+                "min_cases": json_number(getattr(r, "min_cases", None)),
+                "merged_into": json_text(getattr(r, "merged_into", None)),
                 "minimum_staff": json_number(getattr(r, "minimum_staff", None)),
                 "proposed_staff": json_number(getattr(r, "proposed_staff", None)),
             }
@@ -97,6 +104,7 @@ def township_records(plan: Plan) -> list[dict[str, Any]]:
                 "kind": row["kind"],
                 "population": json_number(row["population"]),
                 "incidents": json_number(row["incidents"]),
+                "cases": json_number(row.get("cases")),
                 "tibetan_area": bool(row["tibetan_area"]),
                 "below_threshold": bool(row["below_threshold"]),
                 "served_by": {t: json_text(row[f"served_by__{t}"]) for t in plan.types},

@@ -16,10 +16,11 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
+from optimizer.outputs import office
 from optimizer.outputs.grassroots import grassroots_sheets  # grassroots (issue 14)
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
-from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
 
 __all__ = ["FIXED_TIME", "write_jurisdictions", "write_tables"]
 
@@ -27,6 +28,9 @@ __all__ = ["FIXED_TIME", "write_jurisdictions", "write_tables"]
 FIXED_TIME = dt.datetime(2020, 1, 1)
 
 _DECISION_ZH = {"keep": "保留", "close": "撤并"}
+_STATUS_ZH = {"met": "符合", "exceptions": "有例外（逐项列明）", "not_met": "未达到"}
+_BY_ZH = {"model": "无其他可行方案", "planner": "规划人员决定"}
+_PINNED_ZH = {"open": "指定保留", "closed": "指定撤并", "": ""}
 
 _FACILITY_HEADERS = {
     "id": "编号",
@@ -37,7 +41,12 @@ _FACILITY_HEADERS = {
     "county_code": "区县代码",
     "decision_zh": "方案",
     "becomes_zh": "撤并后设为",
-    "central": "中心所",
+    "central": "中心派出所",
+    "reason_code": "理由代码",
+    "reason": "理由",
+    "exception_by": "例外由谁认定",
+    "exempt_by": "案件量豁免由谁认定",
+    "min_cases": "案件量下限",
     "n_served": "管辖乡镇数",
     "serves": "管辖乡镇代码",
     "staff": "现有人员",
@@ -62,8 +71,10 @@ _STAFFING_HEADERS = {
     "current": "现有人员",
     "proposed": "建议配备",
     "minimum_needed": "最低需要",
-    "shortfall": "缺口",
-    "recruits_needed": "需新招录",
+    "transfer_down": "从县级机关下沉",
+    "shortfall": "下沉后缺口",
+    "recruits_needed": "需新录用（总数）",
+    "recruits_to_units": "其中到基层所庭",
     "county_total": "县级总数（警力/编制）",
     "share": "方案占比",
     "share_target": "占比目标",
@@ -90,7 +101,10 @@ def _facility_table(plan: Plan) -> pd.DataFrame:
         "n_served",
         "serves",
         "staff",
+        "reason_code",
+        "reason",
         "exception",
+        "exception_by",
         "pinned",
         "lon",
         "lat",
@@ -101,7 +115,9 @@ def _facility_table(plan: Plan) -> pd.DataFrame:
             "caseload",
             "caseload_before",
             "merged_into",
+            "min_cases",
             "min_cases_exempt",
+            "exempt_by",
             "population_served",
             "area_km2",
             "max_distance_km",
@@ -157,10 +173,12 @@ def write_tables(plan: Plan, d: Path) -> list[str]:
     """
     fac = _facility_table(plan)
     towns = _township_table(plan)
-    fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"]).to_csv(
+    office.csv_safe(fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"])).to_csv(
         d / "facilities.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
-    towns.to_csv(d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    office.csv_safe(towns).to_csv(
+        d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
+    )
     _write_workbook(plan, fac, towns, d / "plan.xlsx")
     return ["facilities.csv", "townships.csv", "plan.xlsx"]
 
@@ -180,7 +198,16 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
             (f"{label}：现有数量", m.before.count),
             (f"{label}：方案保留数量", m.after.count),
             (f"{label}：减少比例", f"{m.reduction:.1%}"),
-            (f"{label}：中心所（管辖2个以上乡镇）", m.central),
+            (
+                "派出所：中心派出所（管辖2个以上乡镇）"
+                if t == POLICE
+                else f"{label}：管辖2个以上乡镇的数量",
+                m.central
+                if t == POLICE
+                else int(
+                    (plan.facilities.loc[plan.facilities["type"] == t, "n_served"] >= 2).sum()
+                ),
+            ),
             (f"{label}：撤并后设为{m.closed_becomes_zh}", sum(m.closed_becomes.values())),
             (
                 f"{label}：平均距离（公里，调整前→后）",
@@ -214,9 +241,30 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
                         f"{st.shortfall:.0f} / {st.recruits_needed:.0f}",
                     )
                 )
-    failed = [c for c in plan.checks if not c.passed]
-    rows.append(("规则检查", f"{len(plan.checks) - len(failed)} 项通过，{len(failed)} 项未通过"))
+    n = plan.outcome_counts()
+    rows.append(
+        (
+            "规则检查",
+            f"{n['met']} 项符合，{n['exceptions']} 项有例外（逐项列明理由），{n['not_met']} 项未达到",
+        )
+    )
     return rows
+
+
+#: Most characters of one cell (Excel holds 32,767); a longer list ends with how many are left.
+_CELL_MAX = 30_000
+
+
+def _joined(items: list[str]) -> str:
+    """Join list items with 「；」 within one cell; the rest are counted (all are in plan.json)."""
+    out: list[str] = []
+    size = 0
+    for i, item in enumerate(items):
+        if size + len(item) + 1 > _CELL_MAX:
+            return "；".join(out) + f"；……另有 {len(items) - i} 项，全部见 plan.json"
+        out.append(item)
+        size += len(item) + 1
+    return "；".join(out)
 
 
 def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Path) -> None:
@@ -228,9 +276,17 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
                 "规则": c.rule,
                 "目标": str(c.target),
                 "实际": str(c.actual),
-                "是否通过": "通过" if c.passed else "未通过",
+                "结果": _STATUS_ZH[c.status],
                 "例外数": len(c.exceptions),
-                "例外及原因": "；".join(f"{e['id']}: {e['reason']}" for e in c.exceptions),
+                "例外及原因": _joined(
+                    [
+                        f"{e['id']}（{_BY_ZH.get(e.get('by', ''), '')}）: {e['reason']}"
+                        for e in c.exceptions
+                    ]
+                ),
+                "未达到项": len(c.violations),
+                "未达到项及原因": _joined([f"{e['id']}: {e['reason']}" for e in c.violations]),
+                "说明": _joined([f"{e['id']}: {e['reason']}" for e in c.notes]),
             }
             for c in plan.checks
         ]
@@ -270,7 +326,7 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         "max_distance_after_km": "最远距离（方案）",
         "population_per_facility_after": "每所服务人口（方案）",
     }
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with office.excel_writer(path) as xw:
         pd.DataFrame(_summary_rows(plan), columns=["项目", "数值"]).to_excel(
             xw, sheet_name="汇总", index=False
         )
@@ -279,7 +335,13 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
             sub["type"] = sub["type_zh"]
             sub["decision"] = sub["decision_zh"]
             sub["becomes"] = sub["becomes_zh"]
-            sub["central"] = sub["central"].map({True: "是", False: ""})
+            sub["central"] = sub["central"].map({True: "中心派出所", False: ""})
+            if t != POLICE:
+                sub = sub.drop(columns=["central"])
+            sub["pinned"] = sub["pinned"].map(lambda v: _PINNED_ZH.get(str(v or ""), str(v)))
+            for col in ("exception_by", "exempt_by"):
+                if col in sub:
+                    sub[col] = sub[col].map(lambda v: _BY_ZH.get(str(v or ""), ""))
             sub = sub.drop(columns=["type_zh", "decision_zh", "becomes_zh"])
             sub = sub.rename(
                 columns={
@@ -290,7 +352,14 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
                 }
             )
             sub.to_excel(xw, sheet_name=FACILITY_LABELS_ZH[t], index=False)
-        towns.rename(columns=town_headers).to_excel(xw, sheet_name="乡镇", index=False)
+        towns_zh = towns.copy()
+        for col in ("tibetan_area", "below_threshold"):
+            towns_zh[col] = towns_zh[col].map({True: "是", False: ""})
+        for col in [c for c in towns_zh.columns if c.startswith("in_township__")]:
+            towns_zh[col] = towns_zh[col].map(
+                lambda v: "保留" if v == "keep" else CLOSED_BECOMES_ZH.get(v, "") if v else ""
+            )
+        towns_zh.rename(columns=town_headers).to_excel(xw, sheet_name="乡镇", index=False)
         pd.DataFrame(by_county).rename(columns=county_headers).to_excel(
             xw, sheet_name="区县", index=False
         )

@@ -44,6 +44,8 @@ class TypePlan:
     travel_source: str = ""
     max_minutes: float | None = None
     worse_minutes: float = 15.0
+    pin_reasons: dict[str, str] = field(default_factory=dict)
+    assigned: dict[str, str] = field(default_factory=dict)  # township code: planner's facility
 
 
 def decode(f: Formulated, res: LocationResult, travel: TravelSettings) -> TypePlan:
@@ -96,6 +98,8 @@ def decode(f: Formulated, res: LocationResult, travel: TravelSettings) -> TypePl
         travel_source=f.travel_source,
         max_minutes=spec.max_minutes,
         worse_minutes=travel.worse_minutes,
+        pin_reasons=dict(spec.pin_reasons),
+        assigned=dict(spec.assign),
     )
 
 
@@ -111,6 +115,10 @@ def _facility_decisions(f: Formulated, kept: np.ndarray, served_by: np.ndarray) 
         f.exception_reason.get(j, "") if (kept[j] and ctx.host_screened[j]) else ""
         for j in range(n_s)
     ]
+    fac["exception_by"] = [
+        ("planner" if j in ctx.pinned_open else "model") if reason else ""
+        for j, reason in enumerate(fac["exception"])
+    ]
     fac["pinned"] = [
         "open" if j in ctx.pinned_open else "closed" if j in ctx.pinned_closed else ""
         for j in range(n_s)
@@ -125,6 +133,9 @@ def _facility_decisions(f: Formulated, kept: np.ndarray, served_by: np.ndarray) 
         np.add.at(before_load, f.before_s[ok], loads[ok])
         fac["caseload_before"] = np.round(before_load, 3)
         fac["min_cases_exempt"] = [f.remote.get(j, "") for j in range(n_s)]
+        fac["exempt_by"] = [f.remote_by.get(j, "") for j in range(n_s)]
+        if f.site_min is not None:
+            fac["min_cases"] = np.round(f.site_min, 3)
         fac["merged_into"] = [
             "" if kept[j] else _absorber(j, ctx.s_town, served_by, ctx.ids) for j in range(n_s)
         ]
@@ -151,6 +162,7 @@ def _assignment(f: Formulated, served_by: np.ndarray) -> pd.DataFrame:
             "minutes_before": f.before_m,
             "by_road": np.where(has_k, p.r[k_of], False),
             "screened": ctx.screen,
+            "basic_court": np.isin(f.before_s, list(ctx.merged_basic)) & (served_by < 0),
         }
     )
 

@@ -61,6 +61,7 @@ class SiteContext:
     pinned_closed: set[int]
     screen: np.ndarray
     host_screened: np.ndarray
+    merged_basic: set[int] = field(default_factory=set)
 
     @property
     def n_t(self) -> int:
@@ -105,6 +106,8 @@ class Formulated:
     limits: dict[str, dict[str, Any]]
     site_min: np.ndarray | None
     remote: dict[int, str]
+    remote_by: dict[int, str]
+    own_groups: list[str]
     travel_source: str
     notes: list[str] = field(default_factory=list)
 
@@ -296,18 +299,52 @@ def allowed_pairs(
             ok &= d <= spec.max_distance_km + 1e-9
         if spec.max_minutes is not None:
             ok &= mins <= spec.max_minutes + 1e-9
-        ok &= ~np.isin(si, list(ctx.pinned_closed))[None, :]
+        ok &= ~np.isin(si, list(ctx.pinned_closed | ctx.merged_basic))[None, :]
         if spec.adjacent_only:
             for a, i in enumerate(ti):
                 own = int(before_s[i])
                 allowed = {own} | court_adj.get(own, set())
                 ok[a] &= np.isin(si, list(allowed))
+        _keep_assigned(ctx, ti, si, ok)
         r, c = np.nonzero(ok)
         parts.append((ti[r], si[c], d[r, c], mins[r, c], used[r, c]))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
     return Pairs(*(np.concatenate([p[k] for p in parts]) for k in range(5)))
+
+
+def _keep_assigned(ctx: SiteContext, ti: np.ndarray, si: np.ndarray, ok: np.ndarray) -> None:
+    """Leave a township the planner assigned (``assign_townships``) only its assigned facility.
+
+    Raises
+    ------
+    InfeasibleError
+        When the assigned facility is beyond a limit (distance, travel time, adjacency) of
+        that township: the planner's choice and the rules cannot both hold.
+    """
+    spec = ctx.spec
+    if not spec.assign:
+        return
+    codes = ctx.tw["code"].astype(str).to_numpy()
+    index = {p: j for j, p in enumerate(ctx.ids)}
+    section = {"police_station": "police", "judicial_office": "judicial"}.get(spec.type, "court")
+    problems = []
+    for a, i in enumerate(ti.tolist()):
+        fid = spec.assign.get(str(codes[i]))
+        if fid is None:
+            continue
+        col = si == index.get(fid, -1)
+        if not (ok[a] & col).any():
+            problems.append(
+                f"{section}.assign_townships.{codes[i]}: '{fid}' may not serve township "
+                f"{codes[i]} {ctx.tw.at[int(i), 'name']!s} under the other rules (distance or "
+                "travel-time limit, or courts: adjacent jurisdictions only); raise the limit "
+                "or assign another facility"
+            )
+        ok[a] &= col
+    if problems:
+        raise InfeasibleError(problems)
 
 
 def check_reachable(ctx: SiteContext, pairs: Pairs, clients: np.ndarray) -> None:
@@ -366,16 +403,16 @@ def screen_blocks(
     covered[pairs.t[eligible[pairs.s]]] = True
     covered[~served_mask] = True
     reason: dict[int, str] = {
-        j: "pinned open by the planner" for j in ctx.pinned_open if ctx.host_screened[j]
+        j: pin_text(ctx, j, "规划人员指定保留") for j in ctx.pinned_open if ctx.host_screened[j]
     }
     groups: list[SiteGroup] = []
     candidates: set[int] = set()
     where = (
-        f"within {spec.max_distance_km:g} km"
+        f"{spec.max_distance_km:g}公里内"
         if spec.max_distance_km
-        else f"within {spec.max_minutes:g} minutes"
+        else f"{spec.max_minutes:g}分钟内"
         if spec.max_minutes
-        else "in the county"
+        else "本县内"
     )
     for county in sorted(set(ctx.t_county[~covered])):
         lonely = [int(i) for i in np.flatnonzero((ctx.t_county == county) & ~covered)]
@@ -394,21 +431,126 @@ def screen_blocks(
                 str(tw.at[i, "name"]) for i in sorted(set(pairs.t[mask & (pairs.s == j)].tolist()))
             ]
             reason[j] = (
-                f"{spec.screen_rule}, but no {ctx.label} in a township outside the screen lies {where} "
-                f"of {', '.join(served)}"
+                f"低于撤并门槛，但{'、'.join(served)}{where}没有门槛以上乡镇的{ctx.label}可以管辖，"
+                "需保留本所（按最少保留数求解）"
             )
-        logger.info(
+        logger.debug(
             "county %s: %d township(s) have no eligible %s in reach; %d exception(s) needed",
             county,
             len(lonely),
             spec.type,
             len(chosen),
         )
-    fixed_closed = set(ctx.pinned_closed)
+    fixed_closed = set(ctx.pinned_closed) | ctx.merged_basic
     for j in np.flatnonzero(~eligible).tolist():
         if j not in candidates:
             fixed_closed.add(j)
     return ScreenBlocks(eligible, groups, fixed_closed, candidates, reason)
+
+
+def pin_text(ctx: SiteContext, j: int, head: str) -> str:
+    """Return the planner's reason for pin ``j`` (``head`` plus the justification when given)."""
+    why = ctx.spec.pin_reasons.get(ctx.ids[j], "")
+    return f"{head}：{why}" if why else head
+
+
+def own_township_groups(
+    ctx: SiteContext, screen: ScreenBlocks, limits: dict[str, dict[str, Any]]
+) -> list[SiteGroup]:
+    """Clause 4: stations follow townships (原则上与乡镇建制相对应), where the cut allows.
+
+    Per scope, when every township outside the screen that has a station today, plus the
+    screen exceptions the rules need, fits within the scope's count limit, each such township
+    keeps one of its stations (an ``own_<code>`` group with at least one open). Where they do
+    not fit, the model chooses and each township left without one is reported with the numbers
+    (:func:`optimizer.report.checks.township_station_check`). A township whose stations are all
+    pinned closed is the planner's choice and gets no group.
+    """
+    spec = ctx.spec
+    if not spec.follow_townships:
+        return []
+    outside = ~ctx.screen
+    scope_of_site = np.array([scope_key(c, spec.scope) for c in ctx.s_county])
+    per_scope: dict[str, list[np.ndarray]] = {}
+    elsewhere = _assigned_elsewhere(ctx)
+    for ti_ in np.unique(ctx.s_town[outside[ctx.s_town]]).tolist():
+        if ti_ in elsewhere:
+            continue  # the planner has it served by another township's station
+        js = np.flatnonzero(ctx.s_town == ti_)
+        free = np.array([j for j in js.tolist() if j not in ctx.pinned_closed], dtype=np.int64)
+        if len(free):
+            per_scope.setdefault(str(scope_of_site[js[0]]), []).append(free)
+    exc_need = {g.name: g.max_open or 0 for g in screen.groups}
+    groups = []
+    for key, sets in sorted(per_scope.items()):
+        exc = sum(
+            n
+            for name, n in exc_need.items()
+            if scope_key(name.removeprefix("exc_"), spec.scope) == key
+        )
+        limit = limits.get(key, {}).get("limit")
+        fits = limit is None or len(sets) + exc <= limit
+        if key in limits:
+            limits[key]["own_townships"] = len(sets)
+            limits[key]["own_forced"] = fits
+        if fits:
+            groups += [
+                SiteGroup(f"own_{ctx.tw.at[int(ctx.s_town[js[0]]), 'code']!s}", js, 1, None)
+                for js in sets
+            ]
+    return groups
+
+
+def _assigned_elsewhere(ctx: SiteContext) -> set[int]:
+    """Return the townships the planner assigned to a facility in another township."""
+    codes = ctx.tw["code"].astype(str).tolist()
+    index = {p: j for j, p in enumerate(ctx.ids)}
+    out = set()
+    for i, code in enumerate(codes):
+        fid = ctx.spec.assign.get(code)
+        if fid is not None and fid in index and int(ctx.s_town[index[fid]]) != i:
+            out.add(i)
+    return out
+
+
+def seat_merges(
+    ctx: SiteContext, g: Geography, served_mask: np.ndarray, before_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the courts near their county seat into the basic court (``seat_merge_km``).
+
+    The county seat is the county's first 街道 by code, else its first township. A court whose
+    site lies within ``seat_merge_km`` (straight line × circuity) of it closes, and the
+    townships it serves today are served directly by the basic court (基层法院).
+
+    Returns
+    -------
+    served_mask, clients, c_of_t
+        As :func:`served_townships` returns them, without the merged courts' townships.
+    """
+    spec = ctx.spec
+    if spec.seat_merge_km is not None:
+        tw = ctx.tw
+        kinds = tw["kind"].astype(str).to_numpy() if "kind" in tw else np.full(ctx.n_t, "")
+        for county in sorted(set(ctx.s_county)):
+            idx = np.flatnonzero(ctx.t_county == county)
+            streets = idx[kinds[idx] == "街道"]
+            pool = streets if len(streets) else idx
+            seat = int(pool[np.argmin(tw["code"].to_numpy()[pool].astype(str))])
+            for j in np.flatnonzero(ctx.s_county == county).tolist():
+                km = float(np.hypot(*(ctx.s_xy[j] - g.seats_xy[seat]))) * spec.circuity / 1000.0
+                if km <= spec.seat_merge_km + 1e-9 and j not in ctx.pinned_open:
+                    ctx.merged_basic.add(j)
+        if ctx.merged_basic:
+            served_mask = served_mask & ~np.isin(before_s, list(ctx.merged_basic))
+            spec.notes.append(
+                f"{spec.type}: {len(ctx.merged_basic)} court(s) within {spec.seat_merge_km:g} km "
+                "of their county seat merge into the basic court (基层法院): "
+                + ", ".join(ctx.ids[j] for j in sorted(ctx.merged_basic))
+            )
+    clients = np.flatnonzero(served_mask)
+    c_of_t = np.full(ctx.n_t, -1, dtype=np.int64)
+    c_of_t[clients] = np.arange(len(clients))
+    return served_mask, clients, c_of_t
 
 
 def township_groups(ctx: SiteContext) -> list[SiteGroup]:
@@ -502,45 +644,87 @@ def min_needed(
 
 
 def caseload_floors(
-    ctx: SiteContext, served_mask: np.ndarray
-) -> tuple[np.ndarray | None, dict[int, str]]:
-    """Return the minimum caseload per court (NaN where exempt) and each exemption's reason."""
+    ctx: SiteContext,
+    served_mask: np.ndarray,
+    tables: Tables,
+    court_adj: dict[int, set[int]],
+    *,
+    use_roads: bool,
+    travel: TravelSettings,
+) -> tuple[np.ndarray | None, dict[int, str], dict[int, str]]:
+    """Return the minimum caseload per court (NaN where exempt), each exemption's reason and who.
+
+    The floor applies to each court; where a county's whole caseload is below it, the floor is
+    the county's caseload (one court holds the county). A court is exempt only for a reason of
+    its own: pinned open (``planner``); no adjacent court to merge into, or merging into the
+    nearest adjacent court would push travel from its seat beyond ``remote_km`` (by road when
+    a road layer is given: ``remote_km`` driven at ``travel.fallback_kmh``) (``model``).
+
+    Returns
+    -------
+    site_min : numpy.ndarray or None
+        Per court; None when no minimum is set.
+    remote : dict
+        Reason (Chinese, with the numbers) per exempt court.
+    remote_by : dict
+        ``model`` or ``planner`` per exempt court.
+    """
     spec = ctx.spec
     remote: dict[int, str] = {}
+    by: dict[int, str] = {}
     if spec.min_load is None or spec.loads is None:
-        return None, remote
-    site_min = np.full(ctx.n_s, float(spec.min_load))
-    s_county, s_xy = ctx.s_county, ctx.s_xy
+        return None, remote, by
+    county_total = (
+        pd.Series(spec.loads[served_mask]).groupby(ctx.t_county[served_mask]).sum().to_dict()
+    )
+    site_min = np.array(
+        [min(float(spec.min_load), float(county_total.get(c, 0.0))) for c in ctx.s_county]
+    )
+    where: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for ti, si, d, mins, _ in tables.values():
+        for a, i in enumerate(ti.tolist()):
+            where[i] = (si, d[a], mins[a], np.zeros(0))
+    limit_min = None if spec.remote_km is None else spec.remote_km / travel.fallback_kmh * 60.0
     for j in range(ctx.n_s):
-        others = np.flatnonzero(s_county == s_county[j])
-        others = others[others != j]
-        gap_km = (
-            float(np.min(np.hypot(*(s_xy[others] - s_xy[j]).T))) * spec.circuity / 1000.0
-            if len(others)
-            else math.inf
-        )
-        if spec.remote_km is not None and gap_km > spec.remote_km:
-            site_min[j] = np.nan
-            where_other = (
-                f"{gap_km:.0f} km" if math.isfinite(gap_km) else "no other court in the county"
+        if j in ctx.merged_basic:
+            continue
+        if j in ctx.pinned_open:
+            site_min[j], remote[j], by[j] = np.nan, pin_text(ctx, j, "规划人员指定保留"), "planner"
+            continue
+        if spec.adjacent_only:
+            others = sorted(court_adj.get(j, set()) - ctx.pinned_closed - ctx.merged_basic)
+        else:
+            others = [k for k in np.flatnonzero(ctx.s_county == ctx.s_county[j]).tolist() if k != j]
+        if not others:
+            site_min[j], remote[j], by[j] = np.nan, "无管辖区域相邻的人民法庭可并入", "model"
+            continue
+        if spec.remote_km is None or int(ctx.s_town[j]) not in where:
+            continue
+        si, d, mins, _ = where[int(ctx.s_town[j])]
+        pos = np.isin(si, others)
+        if not pos.any():
+            continue
+        if use_roads and limit_min is not None:
+            k = int(np.argmin(np.where(pos, mins, np.inf)))
+            far, text = (
+                mins[k] > limit_min + 1e-9,
+                (
+                    f"并入最近的相邻法庭{ctx.ids[int(si[k])]}需行车{mins[k]:.0f}分钟（按道路），"
+                    f"超过{spec.remote_km:g}公里按{travel.fallback_kmh:g}公里/小时折合的{limit_min:.0f}分钟"
+                ),
             )
-            remote[j] = (
-                f"too remote to merge: nearest other court {where_other} (> {spec.remote_km:g} km)"
+        else:
+            k = int(np.argmin(np.where(pos, d, np.inf)))
+            far, text = (
+                d[k] > spec.remote_km + 1e-9,
+                (
+                    f"并入最近的相邻法庭{ctx.ids[int(si[k])]}需{d[k]:.0f}公里（直线×{spec.circuity:g}），"
+                    f"超过{spec.remote_km:g}公里"
+                ),
             )
-        elif j in ctx.pinned_open:
-            site_min[j] = np.nan
-            remote[j] = "pinned open by the planner"
-    county_total = pd.Series(spec.loads[served_mask]).groupby(ctx.t_county[served_mask]).sum()
-    for county, total in county_total.items():
-        if total < spec.min_load:
-            js = np.flatnonzero(s_county == county)
-            site_min[js] = np.nan
-            for j in js.tolist():
-                remote[j] = (
-                    f"the county's {total:,.0f} cases a year are below the minimum "
-                    f"{spec.min_load:,.0f} for any court"
-                )
-    return site_min, remote
+        if far:
+            site_min[j], remote[j], by[j] = np.nan, text, "model"
+    return site_min, remote, by
 
 
 def formulate(
@@ -565,6 +749,7 @@ def formulate(
     tables, source = pair_tables(inputs, g, ctx, travel)
     use_time = travel.cost == "time"
     before_d, before_m, before_s = today_nearest(ctx, tables, use_time)
+    served_mask, clients, c_of_t = seat_merges(ctx, g, served_mask, before_s)
     court_adj = current_neighbours(inputs, g, before_s, ctx.n_s) if spec.adjacent_only else {}
     pairs = allowed_pairs(ctx, tables, before_s, court_adj)
     check_reachable(ctx, pairs, clients)
@@ -572,7 +757,11 @@ def formulate(
     groups = screen.groups + township_groups(ctx)
     limits, count_blocks = count_groups(ctx, pairs, served_mask, screen, budget)
     groups += count_blocks
-    site_min, remote = caseload_floors(ctx, served_mask)
+    own_groups = own_township_groups(ctx, screen, limits)
+    groups += own_groups
+    site_min, remote, remote_by = caseload_floors(
+        ctx, served_mask, tables, court_adj, use_roads=inputs.roads is not None, travel=travel
+    )
     pairs = pairs.select(served_mask[pairs.t])
     client_edges = site_home = None
     if spec.contiguity:
@@ -596,7 +785,7 @@ def formulate(
         site_min_load=site_min,
         site_cost=None if spec.site_bonus is None else -spec.site_bonus[ctx.s_town],
     )
-    logger.info(
+    logger.debug(
         "%s model: %d townships, %d facilities, %d allowed pairs, %d closed by the screen%s",
         spec.type,
         len(clients),
@@ -619,5 +808,7 @@ def formulate(
         limits=limits,
         site_min=site_min,
         remote=remote,
+        remote_by=remote_by,
+        own_groups=[g.name for g in own_groups],
         travel_source=source,
     )

@@ -44,8 +44,10 @@ _FINE = 2
 _REFINE = 3
 #: Lower bounds tried, as shares of the planner's, when the planner's cannot hold.
 _RELAX = (1.0, 0.75, 0.0)
-#: Seconds one zone's model may take (at the limit, the best plan found with its gap).
-_ZONE_SECONDS = 10.0
+#: Safety wall-clock limit of one zone's model; zones are kept small (``grid_max_blocks``) so
+#: that it never binds; when it does, the zone keeps its villages' own grids and plan.json's
+#: notes say the plan then depends on the machine's speed.
+_ZONE_SECONDS = 60.0
 #: Relative gap at which a zone's model stops (compactness needs no more).
 _GAP = 0.01
 
@@ -69,9 +71,13 @@ class GridPlan:
     relaxed
         ``(township_code, kind) -> lower bound used`` where the planner's could not hold.
     zones_timed_out
-        Grid models that stopped at their time limit (best plan found, not proven).
+        Grid models that hit the safety time limit (never expected; their zone keeps its
+        villages' own grids).
     zones_skipped
-        Zones left as their villages' own grids when ``grassroots.grid_seconds`` ran out.
+        Zones above ``grassroots.grid_max_blocks`` blocks, left as their villages' own grids.
+    fallback
+        ``(township_code, urban)`` of every zone left as its villages' own grids (too large
+        or timed out), so that each of its grids can say so.
     problems_solved
         Township-and-kind problems handed to the solver (the others were trivially optimal:
         every block already within bounds).
@@ -89,6 +95,7 @@ class GridPlan:
     problems_solved: int = 0
     zones_skipped: int = 0
     zones_timed_out: int = 0
+    fallback: set[tuple[str, bool]] = field(default_factory=set)
     seconds: float = 0.0
     solver_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -265,6 +272,53 @@ def _problem(
     )
 
 
+#: Largest connected piece whose feasibility is decided exactly before the model runs.
+_SCREEN_BLOCKS = 12
+
+
+def partition_exists(hh: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> bool:
+    """Say whether the blocks can be split into connected groups of lo-hi households.
+
+    Exact for up to :data:`_SCREEN_BLOCKS` blocks (every connected subset is enumerated, then
+    a partition is searched over bit masks); larger inputs return True (not screened). It
+    spares the model the slow proofs of infeasibility on small pieces (seconds each), and it
+    uses no clock.
+    """
+    n = len(hh)
+    if n > _SCREEN_BLOCKS:
+        return True
+    nbr = [0] * n
+    for a, b in edges.tolist():
+        nbr[a] |= 1 << b
+        nbr[b] |= 1 << a
+    ok = []
+    for mask in range(1, 1 << n):
+        load = sum(float(hh[j]) for j in range(n) if mask >> j & 1)
+        if not lo <= load <= hi:
+            continue
+        first = mask & -mask
+        seen = frontier = first
+        while frontier:
+            grow = 0
+            for j in range(n):
+                if frontier >> j & 1:
+                    grow |= nbr[j]
+            frontier = grow & mask & ~seen
+            seen |= frontier
+        if seen == mask:
+            ok.append(mask)
+    full = (1 << n) - 1
+    memo: dict[int, bool] = {0: True}
+
+    def can(rest: int) -> bool:
+        if rest not in memo:
+            low = rest & -rest
+            memo[rest] = any(s & low and s & rest == s and can(rest & ~s) for s in ok)
+        return memo[rest]
+
+    return can(full)
+
+
 def _solve_zone(
     hh: np.ndarray,
     xy: np.ndarray,
@@ -277,27 +331,33 @@ def _solve_zone(
     """Join the connected blocks of one zone into grids; return each block's centre block.
 
     The lower bound is lowered step by step (``_RELAX``) when the planner's cannot hold; the bound used is
-    returned when it differs from the planner's (else None), and whether a solve stopped at
-    its time limit (its plan is then the best found, which may depend on the machine's speed).
+    returned when it differs from the planner's (else None), and whether a solve reached the
+    safety time limit (then every block is returned as its own centre; the caller falls back).
     """
     lo, hi = bounds
     hi = max(hi, float(hh.max()))
     total = float(hh.sum())
     hit = False
     for lower in dict.fromkeys(min(lo * r, total) for r in _RELAX):  # fewer than one grid: one
+        if not partition_exists(hh, edges, lower, hi):
+            continue  # proven infeasible without the model
         prob = _problem(hh, xy, edges, lower, hi, policy.neighbours)
         try:
             with budget.solving():
+                # no clock in the result: no time-bounded local search (HiGHS's own MIP is
+                # deterministic for a given seed and thread count), and a
+                # safety limit only (a zone that reaches it falls back, see _redraw)
                 res = solve(
                     prob,
-                    time_limit=max(0.1, min(budget.remaining(), _ZONE_SECONDS)),
+                    time_limit=_ZONE_SECONDS,
                     gap=_GAP,
-                    heuristic_seconds=0.1,
+                    heuristic_seconds=0.0,
                     seed=seed,
                 )
         except (InfeasibleError, SolverError):
             continue
-        hit = hit or res.time_limit_reached
+        if res.time_limit_reached:
+            return np.arange(len(hh)), None, True
         if res.status in ("optimal", "feasible"):
             return res.assignment, (None if lower >= lo or lower == total else lower), hit
     return np.arange(len(hh)), 0.0, hit  # each block alone (always feasible, blocks <= hi)
@@ -337,8 +397,10 @@ def _refine(zone: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             else np.ones(len(pieces))
         )
         shares = _largest_remainder(float(b["households"]), weights)
+        first = len(rows)  # the first piece of a block stands for the block in a fallback
         for piece, share in zip(pieces, shares, strict=True):
             row = b.to_dict()
+            row["parent"] = first
             row["geometry"] = piece
             row["residents"] = (
                 b["residents"] * share / b["households"] if b["households"] else np.nan
@@ -360,23 +422,32 @@ def _redraw(
     budget: TimeBudget,
     seed: int,
     relaxed: dict[tuple[str, str], float],
-) -> tuple[gpd.GeoDataFrame, int, int]:
+) -> tuple[gpd.GeoDataFrame, int, int, int]:
     """Cut a zone's blocks finer and let the solver join them into grids.
 
-    Returns the fine blocks with their ``centre``, the problems solved and how many of them
-    stopped at their time limit.
+    A connected piece of more than ``policy.grid_max_blocks`` fine blocks is not modelled (a
+    deterministic size limit, not a time limit), nor is one whose model reaches the safety
+    time limit: its blocks stay their villages' own grids (the deterministic fallback).
+
+    Returns the fine blocks with their ``centre``, the problems solved, the pieces left too
+    large and the pieces whose model reached the safety limit.
     """
     fine = _refine(zone).reset_index(drop=True)
     edges = _edges(fine)
     label = _components(edges, len(fine))
     xy = shapely.get_coordinates(shapely.centroid(fine.geometry.to_numpy()))
     hh = fine["households"].to_numpy()
+    parent = fine["parent"].to_numpy()
     centre = np.arange(len(fine))
     urban = bool(fine["urban"].iloc[0])
-    solved = timed_out = 0
+    solved = too_large = timed_out = 0
     for comp in np.unique(label):
         ids = np.flatnonzero(label == comp)
         if len(ids) == 1:
+            continue
+        if len(ids) > policy.grid_max_blocks:
+            centre[ids] = parent[ids]
+            too_large += 1
             continue
         local = np.full(len(fine), -1)
         local[ids] = np.arange(len(ids))
@@ -384,13 +455,16 @@ def _redraw(
         sub = local[edges[inside]].reshape(-1, 2)
         bounds = (policy.bounds(urban)[0], float(fine["hi"].to_numpy()[ids].min()))
         got, lower, hit = _solve_zone(hh[ids], xy[ids], sub, bounds, policy, budget, seed)
-        timed_out += int(hit)
-        centre[ids] = ids[got]
         solved += 1
+        if hit:
+            centre[ids] = parent[ids]
+            timed_out += 1
+            continue
+        centre[ids] = ids[got]
         if lower is not None:
             key = (str(fine["township_code"].iloc[0]), "社区" if urban else "村")
             relaxed[key] = min(lower, relaxed.get(key, lower))
-    return fine.assign(centre=centre), solved, timed_out
+    return fine.drop(columns="parent").assign(centre=centre), solved, too_large, timed_out
 
 
 def plan_grids(
@@ -436,21 +510,22 @@ def plan_grids(
     groups = pd.Series(np.arange(len(coarse))).groupby(
         [coarse["township_code"].to_numpy(), coarse["urban"].to_numpy()], sort=True
     )
-    grid_budget = TimeBudget(policy.grid_seconds, floor=0.0)
     skipped = timed_out = 0
+    fallback: set[tuple[str, bool]] = set()
     for _, idx in groups if has_geom else []:
         zone = _zone_blocks(coarse, idx.to_numpy(), edges)
         if not len(zone):
             continue
-        if grid_budget.expired or budget.expired:
-            skipped += 1
-            continue
         keep[zone] = False
-        with budget.solving():
-            fine, n, late = _redraw(coarse.iloc[zone], policy, grid_budget, seed, relaxed)
+        fine, n, big, late = _redraw(coarse.iloc[zone], policy, budget, seed, relaxed)
         parts.append(fine)
         solved += n
+        skipped += big
         timed_out += late
+        if big or late:
+            fallback.add(
+                (str(coarse["township_code"].iloc[zone[0]]), bool(coarse["urban"].iloc[zone[0]]))
+            )
     blocks = coarse[keep].reset_index(drop=True)
     blocks["centre"] = np.arange(len(blocks))
     for fine in parts:
@@ -463,13 +538,13 @@ def plan_grids(
     notes = []
     if skipped:
         notes.append(
-            f"grid models stopped after grassroots.grid_seconds = {policy.grid_seconds:g} s: "
-            f"{skipped} zone(s) keep their villages' own grids (deviations listed)"
+            f"{skipped} grid zone(s) above grassroots.grid_max_blocks = {policy.grid_max_blocks} "
+            "blocks keep their villages' own grids (deviations listed per grid)"
         )
     if timed_out:
         notes.append(
-            f"{timed_out} grid model(s) stopped at their {_ZONE_SECONDS:g} s limit: their grids are "
-            "the best found (feasible, not proven most compact) and may differ on a slower machine"
+            f"{timed_out} grid model(s) reached the {_ZONE_SECONDS:g} s safety limit and keep their "
+            "villages' own grids: on a slower or busier machine this may differ"
         )
     if not has_geom:
         notes.append(
@@ -487,6 +562,7 @@ def plan_grids(
         problems_solved=solved,
         zones_skipped=skipped,
         zones_timed_out=timed_out,
+        fallback=fallback,
         seconds=round(time.monotonic() - t0, 3),
         solver_seconds=round(budget.solving_seconds - solving0, 3),
         notes=notes,

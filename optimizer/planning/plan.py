@@ -4,7 +4,8 @@ Each facility type becomes one problem for the geography-free solver core
 (:mod:`optimizer.planning.formulate` says how the rules become its blocks). Types are planned in
 the order police stations, judicial offices, courts; with a co-location bonus, an office or
 court in a township that keeps a station is preferred. Every solve draws on one
-:class:`~optimizer.planning.budget.TimeBudget`.
+:class:`~optimizer.planning.budget.TimeBudget`; each type gets a fair share of what is left
+when it starts, so a slow first type cannot leave the later ones no time at all.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, InfeasibleError, PolicyError
+from optimizer.errors import DataError, InfeasibleError, PolicyError, SolverError
 from optimizer.inputs import Inputs
 from optimizer.planning.budget import TimeBudget
 from optimizer.planning.decode import TypePlan, decode
@@ -42,6 +43,7 @@ def plan_types(
     *,
     types: Sequence[str] | None = None,
     budget: TimeBudget | None = None,
+    geography: Geography | None = None,
 ) -> tuple[list[TypePlan], list[str], Geography]:
     """Solve the facility types present in the data (or those selected), one after another.
 
@@ -55,6 +57,9 @@ def plan_types(
         Facility types to plan; default: every type present in the data.
     budget
         The run's time budget; default: ``policy.solver.time_limit`` seconds from now.
+    geography
+        The townships' geography made by :func:`optimizer.spatial.project` from these same
+        inputs (a sweep computes it once and shares it between runs); default: computed here.
 
     Returns
     -------
@@ -73,28 +78,62 @@ def plan_types(
         When a selected type is unknown.
     DataError
         When a selected type has no facilities in the data.
+    SolverError
+        When a type gets no plan at all; when its share of the time budget ran out, the
+        message says which type, how many seconds it had and what time limit to give.
     """
     budget = budget or TimeBudget(policy.solver.time_limit)
     chosen, notes = _chosen_types(inputs, types)
     with budget.stage("spatial"):
-        g = project(inputs)
+        g = project(inputs) if geography is None else geography
     tw = inputs.townships
     type_plans: list[TypePlan] = []
     station_towns: set[str] = set()
-    for t in chosen:
-        logger.info("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
+    sizes = [float((inputs.facilities["type"] == t).sum()) for t in chosen]
+    for k, t in enumerate(chosen):
+        logger.debug("planning %s (%s) ...", t, FACILITY_LABELS_ZH[t])
         with budget.stage(t):
             spec = rules_for(t, inputs, g, policy)
             if t != POLICE and policy.colocation_bonus_km > 0 and station_towns:
                 host = tw["code"].isin(station_towns).to_numpy()
                 spec.site_bonus = np.where(host, policy.colocation_bonus_km * spec.weights, 0.0)
-            tp = _plan_type(inputs, g, spec, policy, budget)
+            # the formulation (and the travel times and adjacency it builds once for every
+            # type) draws on the whole budget; the share starts with the solve
+            f = formulate(inputs, g, spec, policy.travel, budget)
+            share = budget.fair_share(sizes[k], sizes[k + 1 :])
+            logger.info("%s: solving in %.1f s of the %.1f s left", t, share, budget.left())
+            with budget.allot(t, share):
+                try:
+                    res = _solve_waiving(f, policy.solver, budget)
+                except SolverError as exc:
+                    raise _out_of_time(t, exc, budget) from exc
+            tp = decode(f, res, policy.travel)
         notes += spec.notes
         if t == POLICE:
             kept = tp.facilities[tp.facilities["decision"] == "keep"]
             station_towns = set(kept["township_code"])
         type_plans.append(tp)
     return type_plans, notes, g
+
+
+def _out_of_time(t: str, exc: SolverError, budget: TimeBudget) -> SolverError:
+    """Return the error of a type that got no plan, in the planner's words."""
+    label = f"{FACILITY_LABELS_ZH[t]} ({t})"
+    if not budget.share_used_up(t):
+        return SolverError(f"{label}: {exc}")
+    share = budget.shares[t]
+    earlier = budget.share_began.get(t, 0.0)
+    used = (
+        f"; reading, geography, formulation and the earlier types used {earlier:.1f} s before it"
+        if earlier > 0
+        else ""
+    )
+    return SolverError(
+        f"{label}: no feasible plan was found in this type's share of the time budget, "
+        f"{share:.1f} s of the run's {budget.seconds:g} s{used}. Raise --time-limit "
+        f"(solver.time_limit) to {budget.suggested_limit(t)} or more, or plan fewer "
+        f"townships or types at a time. (solver: {exc})"
+    )
 
 
 def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str], list[str]]:
@@ -121,19 +160,6 @@ def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str
     if skipped:
         notes.append(f"not planned in this run: {', '.join(skipped)}")
     return chosen, notes
-
-
-def _plan_type(
-    inputs: Inputs,
-    g: Geography,
-    spec: TypeRules,
-    policy: Policy,
-    budget: TimeBudget,
-) -> TypePlan:
-    """Formulate, solve (waiving the caseload floor where it cannot hold) and decode one type."""
-    f = formulate(inputs, g, spec, policy.travel, budget)
-    res = _solve_waiving(f, policy.solver, budget)
-    return decode(f, res, policy.travel)
 
 
 def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) -> LocationResult:
@@ -164,6 +190,10 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
                 for blk in exc.client_blocks
                 for i in np.asarray(blk).tolist()
             }
+            if f.own_groups:
+                _drop_own_groups(f)
+                prob = dataclasses.replace(prob, groups=f.problem.groups)
+                continue
             if f.site_min is None or not counties or counties <= waived:
                 raise InfeasibleError(
                     [f"{spec.type} ({ctx.label}): {p}" for p in exc.problems]
@@ -183,6 +213,28 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
     return res
 
 
+def _drop_own_groups(f: Formulated) -> None:
+    """Drop clause 4's one-station-per-township groups that made the problem infeasible.
+
+    The township rule is 原则上: where it cannot hold with connected jurisdictions and the
+    limits, the model chooses and every township left without a station is reported.
+    """
+    names = set(f.own_groups)
+    f.problem = dataclasses.replace(
+        f.problem, groups=[g for g in f.problem.groups if g.name not in names]
+    )
+    for lim in f.limits.values():
+        if lim.get("own_forced"):
+            lim["own_forced"] = False
+            lim["own_dropped"] = "每乡一所与辖区连片及距离限制一并无法满足，由模型选择保留的派出所"
+    f.ctx.spec.notes.append(
+        f"{f.ctx.spec.type}: one station per township above the threshold (clause 4) cannot "
+        "hold with the other rules; dropped, the townships left without one are listed"
+    )
+    f.own_groups = []
+    logger.warning("%s: clause-4 township groups dropped (infeasible with them)", f.ctx.spec.type)
+
+
 def _waive_floor(f: Formulated, counties: list[str]) -> None:
     """Waive the minimum caseload for every court of ``counties``, saying why."""
     spec = f.ctx.spec
@@ -192,8 +244,8 @@ def _waive_floor(f: Formulated, counties: list[str]) -> None:
             f.site_min[j] = np.nan
             f.remote.setdefault(
                 j,
-                f"the minimum of {spec.min_load:g} cases cannot hold in county {county} together "
-                "with merging only into adjacent courts and connected jurisdictions; waived there",
+                f"{spec.min_load:g}件下限在本县（{county}）与相邻合并、辖区连片一并无法满足，"
+                "整县放宽（非本庭自身理由）",
             )
         logger.warning(
             "%s: minimum caseload waived in county %s (infeasible with it)", spec.type, county

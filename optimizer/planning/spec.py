@@ -8,7 +8,7 @@ import numpy as np
 
 from optimizer.inputs import Inputs
 from optimizer.rules.policy import Policy
-from optimizer.rules.screens import below_threshold, township_cases
+from optimizer.rules.screens import below_threshold, tibetan_disagreement, township_cases
 from optimizer.schema import JUDICIAL, POLICE
 from optimizer.spatial import Geography
 
@@ -39,16 +39,46 @@ class TypeRules:
     adjacent_only: bool = False
     county_may_lack: bool = False  # townships of a county without such facility are not served
     site_bonus: np.ndarray | None = None  # per township hosting a kept unit of another type
+    pin_reasons: dict[str, str] = field(default_factory=dict)
+    seat_merge_km: float | None = None
+    follow_townships: bool = False  # clause 4: a township outside the screen keeps its own
+    assign: dict[str, str] = field(default_factory=dict)  # township code: the planner's facility
     notes: list[str] = field(default_factory=list)
 
 
 def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules:
-    """Return the rules of facility type ``t`` under ``policy``: weights, limits, screens, pins."""
+    """Return the rules of facility type ``t`` under ``policy``: weights, limits, screens, pins.
+
+    A facility the planner assigns a township to (``assign_townships``) is kept as if pinned
+    open, and its pin reason quotes the assignment and its justification.
+    """
+    rules = _rules_for(t, inputs, g, policy)
+    section = {POLICE: policy.police, JUDICIAL: policy.judicial}.get(t, policy.court)
+    table = section.assign_townships
+    if not table:
+        return rules
+    names = dict(zip(inputs.townships["code"].astype(str), inputs.townships["name"], strict=True))
+    rules.assign = {code: e["facility"] for code, e in sorted(table.items())}
+    opened = list(rules.pin_open)
+    for code, entry in sorted(table.items()):
+        fid = entry["facility"]
+        if fid not in opened:
+            opened.append(fid)
+        text = f"指定服务{code}{names.get(code, '')}（{entry['reason']}）"
+        old = rules.pin_reasons.get(fid)
+        rules.pin_reasons[fid] = f"{old}；{text}" if old else text
+    rules.pin_open = tuple(opened)
+    return rules
+
+
+def _rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules:
+    """Return the rules of ``t`` as the policy's sections state them."""
     tw = inputs.townships
     pop = tw["population"].to_numpy(dtype=float)
     inc = tw["incidents"].to_numpy(dtype=float)
     if t == POLICE:
         pol = policy.police
+        tib_note = tibetan_disagreement(tw, pol) if pol.exempt_tibetan_area else ""
         return TypeRules(
             type=t,
             reduction=pol.reduction,
@@ -63,8 +93,12 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
             central_min=pol.central_min_townships,
             contiguity=pol.contiguity,
             screen=below_threshold(tw, pol).to_numpy(),
+            pin_reasons=dict(pol.pin_reasons),
+            follow_townships=True,
+            notes=[tib_note] if tib_note else [],
             screen_rule=(
                 f"population < {pol.min_population:,.0f} and incidents < {pol.min_incidents:,.0f}"
+                + (" outside the 涉藏地区" if pol.exempt_tibetan_area else "")
             ),
         )
     cases, n_est = township_cases(tw, policy.court.cases_per_10k)
@@ -98,6 +132,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
             contiguity=jud.contiguity,
             screen=screen,
             screen_rule=rule,
+            pin_reasons=dict(jud.pin_reasons),
             notes=notes if jud.weight == "cases" else [],
         )
     crt = policy.court
@@ -120,5 +155,7 @@ def rules_for(t: str, inputs: Inputs, g: Geography, policy: Policy) -> TypeRules
         remote_km=crt.remote_km,
         adjacent_only=crt.adjacent_only,
         county_may_lack=True,
+        pin_reasons=dict(crt.pin_reasons),
+        seat_merge_km=crt.seat_merge_km,
         notes=notes,
     )

@@ -23,7 +23,7 @@ from optimizer.inputs.villages import VillageInputs
 from optimizer.planning.budget import TimeBudget
 from optimizer.planning.cameras import CameraPlan, plan_cameras
 from optimizer.planning.grids import GridPlan, plan_grids
-from optimizer.report.checks import OUTCOMES, Check
+from optimizer.report.checks import Check, make_check
 from optimizer.rules import Policy
 from optimizer.rules.grassroots import GrassrootsPolicy
 
@@ -38,42 +38,46 @@ def grassroots_check(
     rule: str,
     target: Any,
     actual: Any,
-    status: str,
-    exceptions: list[dict[str, str]] | None = None,
+    *,
+    violations: list[dict[str, Any]] | None = None,
+    exceptions: list[dict[str, Any]] | None = None,
+    notes: list[dict[str, Any]] | None = None,
+    principle: bool = True,
 ) -> Check:
-    """Build one check from its status (the one place that knows how a Check is made).
+    """Build one grassroots check; its status is decided from its breaches (``make_check``).
 
     Parameters
     ----------
     clause, rule, target, actual
         As :class:`~optimizer.report.checks.Check`.
-    status
-        One of :data:`~optimizer.report.checks.OUTCOMES`.
+    violations
+        Breaches no admissible reason covers (``id``, ``reason``): the status is ``not_met``.
     exceptions
-        The listed breaches (``id``, ``reason``); must be non-empty for ``exceptions``.
+        Admissible breaches of a 原则上 rule (``id``, ``reason``); ``by`` is ``model`` unless
+        given (the model found no alternative under the other rules).
+    notes
+        Facts that are not breaches.
+    principle
+        Whether the clause says 原则上 (exceptions may stand).
 
     Returns
     -------
     Check
-        A check whose ``status`` is ``status``.
+        ``met`` without breaches, ``exceptions`` when every breach is listed with its reason,
+        ``not_met`` otherwise.
     """
-    if status not in OUTCOMES:
-        raise ValueError(f"status {status!r} is not one of {OUTCOMES}")
-    listed = list(exceptions or [])
-    if status == "exceptions" and not listed:
-        raise ValueError("a check with status 'exceptions' must list them")
-    if status == "met":
-        listed = []
-    check = Check(
-        facility_type=GRASSROOTS,
-        clause=clause,
-        rule=rule,
-        target=target,
-        actual=actual,
-        passed=status != "not_met",
+    listed = [{"by": "model", **e} for e in exceptions or []]
+    return make_check(
+        GRASSROOTS,
+        clause,
+        rule,
+        target,
+        actual,
+        violations=violations or [],
         exceptions=listed,
+        notes=notes or [],
+        principle=principle,
     )
-    return check
 
 
 @dataclass
@@ -311,7 +315,7 @@ def _mediators(
 
 
 def _deviation_reason(
-    r: Any, total: float, relaxed: dict[tuple[str, str], float], skipped: bool
+    r: Any, total: float, relaxed: dict[tuple[str, str], float], fallback: set[tuple[str, bool]]
 ) -> str:
     """Say why a grid lies outside its bounds."""
     if r.deviation > 0:
@@ -321,8 +325,8 @@ def _deviation_reason(
     lower = relaxed.get((r.township_code, "社区" if r.urban else "村"))
     if lower is not None:
         return f"受相邻村（社区）规模和连片所限，本乡镇下限放宽至 {lower:.0f} 户"
-    if skipped:
-        return "网格模型时限（grassroots.grid_seconds）已到，保留村内网格"
+    if (str(r.township_code), bool(r.urban)) in fallback:
+        return "片区超过网格模型规模上限（grassroots.grid_max_blocks）或求解安全时限，保留村内网格"
     return "受相邻村（社区）规模和连片所限"
 
 
@@ -335,7 +339,7 @@ def _grid_checks(
     p: GrassrootsPolicy,
     drawn: bool,
     relaxed: dict[tuple[str, str], float],
-    skipped: bool,
+    fallback: set[tuple[str, bool]],
 ) -> list[Check]:
     """Clauses 13 (one grid system covering every village, sizes in bounds) and 15 (workers)."""
     covered = set(blocks["village_code"])
@@ -349,7 +353,7 @@ def _grid_checks(
             "reason": (
                 f"{'城镇' if r.urban else '农村'}网格 {r.households:.0f} 户，"
                 f"{'超出上限' if r.deviation > 0 else '低于下限'} {abs(r.deviation):.0f} 户："
-                + _deviation_reason(r, float(total), relaxed, skipped)
+                + _deviation_reason(r, float(total), relaxed, fallback)
             ),
         }
         for r, total in zip(off.itertuples(index=False), totals[off.index], strict=True)
@@ -360,13 +364,9 @@ def _grid_checks(
         }
         for r in over.itertuples(index=False)
     ]
+    notes = []
     if not drawn:
-        exc.append({"id": "villages", "reason": "村（社区）图层无边界或点位，网格只计数未绘制"})
-    if missing:
-        status13 = "not_met"
-        exc += [{"id": c, "reason": "未划入任何网格"} for c in missing]
-    else:
-        status13 = "exceptions" if exc else "met"
+        notes.append({"id": "villages", "reason": "村（社区）图层无边界或点位，网格只计数未绘制"})
     c13 = grassroots_check(
         "13",
         "全域覆盖、规模适度、多网合一：每个村（社区）划入本乡镇的连片网格，农村约"
@@ -379,8 +379,9 @@ def _grid_checks(
             "urban_households": [p.urban_households_min, p.urban_households_max],
         },
         {"grids": len(grids), "villages_covered": len(covered), "outside_bounds": len(off)},
-        status13,
-        exc,
+        violations=[{"id": c, "reason": "未划入任何网格"} for c in missing],
+        exceptions=exc,
+        notes=notes,
     )
     short = by_county[(by_county["fulltime_gap"] > 0) | (by_county["parttime_gap"] > 0)]
     c15 = grassroots_check(
@@ -395,8 +396,7 @@ def _grid_checks(
             "fulltime_gap": float(workers["fulltime_gap"].sum()),
             "parttime_gap": float(workers["parttime_gap"].sum()),
         },
-        "exceptions" if len(short) else "met",
-        [
+        exceptions=[
             {
                 "id": str(r.county_code),
                 "reason": f"现有网格员不足：需公开选聘专职网格员 {r.fulltime_gap:.0f} 名、"
@@ -431,8 +431,7 @@ def _other_checks(
             "consolidating": int(centres["merged_townships"].str.len().gt(0).sum()),
             "list_given": listed,
         },
-        "exceptions" if exc16 else "met",
-        exc16,
+        exceptions=exc16,
     )
     cam = cameras.villages
     short = cam[cam["planned"] < cam["rule_points"]]
@@ -440,7 +439,6 @@ def _other_checks(
         {"id": str(r.name), "reason": f"{r.kind}：{r.reason}"}
         for r in cameras.uncovered.itertuples(index=False)
     ]
-    exc17 += [{"id": str(c), "reason": "规划点位少于合并前村数"} for c in short["code"]]
     c17 = grassroots_check(
         "17",
         "撤并新村按合并前原有村数量规划建设雪亮工程点位，重要区域全覆盖 (camera points per "
@@ -452,8 +450,8 @@ def _other_checks(
             "gap": float(cam["gap"].sum()),
             "places_uncovered": len(cameras.uncovered),
         },
-        "not_met" if len(short) else ("exceptions" if exc17 else "met"),
-        exc17,
+        violations=[{"id": str(c), "reason": "规划点位少于合并前村数"} for c in short["code"]],
+        exceptions=exc17,
     )
     total = med_by["committees"].sum()
     below = med_by[med_by["share_after"] < p.mediator_share_min]
@@ -467,8 +465,7 @@ def _other_checks(
             "after": _share(med_by["with_after"].sum(), total),
             "proposed": int(med_by["proposed"].sum()),
         },
-        "not_met" if len(below) else "met",
-        [
+        violations=[
             {
                 "id": str(r.county_code),
                 "reason": f"方案后配备率 {r.share_after:.1%}，低于"
@@ -476,6 +473,7 @@ def _other_checks(
             }
             for r in below.itertuples(index=False)
         ],
+        principle=False,
     )
     lacking = med_by[med_by["with_after"] < med_by["committees"]]
     lacking = lacking.assign(gap=lacking["committees"] - lacking["with_after"])
@@ -484,8 +482,7 @@ def _other_checks(
         "逐步实现“一村（社区）一专职人民调解员” (one full-time mediator per committee, goal)",
         int(total),
         int(med_by["with_after"].sum()),
-        "exceptions" if len(lacking) else "met",
-        [
+        exceptions=[
             {
                 "id": str(r.county_code),
                 "reason": f"尚有 {r.gap:.0f} 个调委会无专职调解员（逐步实现）",
@@ -550,7 +547,7 @@ def build_grassroots(inputs: Inputs, policy: Policy, budget: TimeBudget) -> Gras
         p,
         drawn=vin.has_polygons or bool(v.geometry.notna().all()),
         relaxed=grid_plan.relaxed,
-        skipped=grid_plan.zones_skipped > 0,
+        fallback=grid_plan.fallback,
     )
     checks += _other_checks(centres, cameras, med_by, p, listed=vin.centres is not None)
     return GrassrootsReport(

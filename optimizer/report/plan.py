@@ -19,7 +19,7 @@ import pandas as pd
 from optimizer.inputs import Inputs
 from optimizer.inputs import geometry as geo
 from optimizer.planning.decode import TypePlan
-from optimizer.report.checks import OUTCOMES, Check, type_checks
+from optimizer.report.checks import OUTCOMES, Check, report_items, type_checks
 from optimizer.report.grassroots import GrassrootsReport  # grassroots (issue 14)
 from optimizer.report.metrics import (
     Colocation,
@@ -31,9 +31,10 @@ from optimizer.report.metrics import (
     staffing_metrics,
     type_metrics,
 )
+from optimizer.report.reasons import facility_reasons
 from optimizer.report.staffing import propose_staffing
 from optimizer.rules.policy import Policy
-from optimizer.schema import POLICE
+from optimizer.schema import COURT, JUDICIAL, POLICE
 from optimizer.spatial import network
 
 __all__ = ["Check", "Plan", "TypePlan", "build_plan"]
@@ -93,8 +94,11 @@ class Plan:
                 f"{t}: {m.before.count} -> {m.after.count} "
                 f"({m.reduction:.1%} fewer, {self.solver[t].status})"
             )
-        failed = sum(not c.passed for c in self.checks)
-        return f"Plan({'; '.join(parts)}; {len(self.checks)} checks, {failed} failed)"
+        n = self.outcome_counts()
+        return (
+            f"Plan({'; '.join(parts)}; {len(self.checks)} checks: {n['met']} met, "
+            f"{n['exceptions']} with exceptions, {n['not_met']} not met)"
+        )
 
     @property
     def passed(self) -> bool:
@@ -156,8 +160,13 @@ def build_plan(
     for tp in type_plans:
         _join_type(tw, tp)
         f = _type_facilities(tw, tp)
+        type_policy = {POLICE: policy.police, JUDICIAL: policy.judicial, COURT: policy.court}[
+            tp.type
+        ]
+        f = f.join(facility_reasons(tw, f, tp, type_policy))
         facs.append(f)
         checks += type_checks(tw, f, tp, graph)
+        notes += report_items(f, tp.type)
         by_type[tp.type] = type_metrics(tw, f, tp)
         unit = f"{tp.weight}-weighted km" + (
             " minus co-location bonus" if tp.site_bonus is not None else ""
@@ -214,6 +223,8 @@ def _join_type(tw: pd.DataFrame, tp: TypePlan) -> None:
     tw[f"minutes__{tp.type}"] = a["minutes"].to_numpy(dtype=float)
     tw[f"minutes_before__{tp.type}"] = a["minutes_before"].to_numpy(dtype=float)
     tw[f"by_road__{tp.type}"] = a["by_road"].to_numpy(dtype=bool)
+    if "basic_court" in a:
+        tw[f"basic_court__{tp.type}"] = a["basic_court"].to_numpy(dtype=bool)
     if tp.type == POLICE:
         tw["below_threshold"] = a["screened"].to_numpy(dtype=bool)
 
@@ -227,7 +238,12 @@ def _type_facilities(tw: pd.DataFrame, tp: TypePlan) -> pd.DataFrame:
         for i, d in zip(f["id"], f["decision"], strict=True)
     ]
     f["n_served"] = f["serves"].map(len)
-    f["central"] = (f["decision"] == "keep") & (f["n_served"] >= tp.central_min_townships)
+    # 中心 only where the plan uses it: a 中心派出所 (clause 4); offices and courts have no such notion
+    f["central"] = (
+        (f["decision"] == "keep")
+        & (f["n_served"] >= tp.central_min_townships)
+        & (tp.type == POLICE)
+    )
     agg = tw.groupby(f"served_by__{tp.type}").agg(
         population_served=("population", "sum"),
         area_km2=("area_km2", "sum"),

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
-from optimizer.report.checks import Check
+from optimizer.report.checks import Check, make_check
 from optimizer.rules.staffing import (
     CLAUSE,
     SHARE_TOTAL,
@@ -87,6 +87,7 @@ _COUNTY_COLUMNS = [
     "available",
     "proposed",
     "minimum_needed",
+    "transfer_down",
     "shortfall",
     "county_total",
     "share_current",
@@ -94,6 +95,7 @@ _COUNTY_COLUMNS = [
     "share_target",
     "share_gap_staff",
     "recruits_needed",
+    "recruits_to_units",
     "planned_recruits",
     "planned_recruits_to_units",
     "min_per_unit",
@@ -621,8 +623,9 @@ def _county(
         inputs.notes.append(f"{t} county {county}: no unit kept; {unplaced} staff cannot be placed")
     available = current - posts - unplaced
     need = int(minimum.sum())
-    proposed = _spread(available, base, minimum, pool, load)
-    shortfall = max(need - available, 0)
+    transfer = _transfer(inputs, county, current, available + posts, need - available)
+    proposed = _spread(available + transfer, base, minimum, pool + transfer, load)
+    shortfall = max(need - available - transfer, 0)
     unit_rows += _kept_unit_rows(
         inputs, county, kept, minimum, moved_in, base, proposed, load
     ) + _closed_unit_rows(inputs, county, closed_rows)
@@ -639,6 +642,7 @@ def _county(
         "available": available,
         "proposed": int(proposed.sum()),
         "minimum_needed": need,
+        "transfer_down": transfer,
         "shortfall": shortfall,
         **_county_share(inputs, county, current, in_units),
         **_recruits(inputs, county, shortfall),
@@ -848,6 +852,55 @@ def _closed_unit_rows(
     ]
 
 
+def county_total(inputs: _TypeInputs, county: str) -> tuple[float, float]:
+    """Return the county total the share is taken of (NaN when unknown) and the target share."""
+    t, cty, policy = inputs.t, inputs.cty, inputs.policy
+    total = (
+        _num(cty.at[county, SHARE_TOTAL[t]])
+        if (
+            cty is not None
+            and t in SHARE_TOTAL
+            and county in cty.index
+            and SHARE_TOTAL[t] in cty.columns
+        )
+        else float("nan")
+    )
+    target_share = {
+        POLICE: policy.station_share_of_county_police,
+        JUDICIAL: policy.office_share_of_establishment,
+    }.get(t, float("nan"))
+    return total, target_share
+
+
+def _transfer(inputs: _TypeInputs, county: str, current: int, in_units: int, short: int) -> int:
+    """Return the staff moved down (下沉) from the county organs to the kept units.
+
+    As many as the larger of the minima's shortfall and the share target's gap need, at most
+    ``transfer_share`` of the organs' staff (county total less the units' staff today); 0 when
+    the county total is unknown.
+
+    Parameters
+    ----------
+    inputs
+        What the counties of the type share.
+    county
+        The county code.
+    current
+        The units' staff today.
+    in_units
+        The units' staff after the closures, 警务室 officers included.
+    short
+        Staff missing to cover the minima (may be negative: a surplus).
+    """
+    total, target = county_total(inputs, county)
+    if not (math.isfinite(total) and total > 0):
+        return 0
+    gap = math.ceil(target * total - in_units - 1e-9) if math.isfinite(target) else 0
+    organs = max(int(math.floor(total - current + 1e-9)), 0)
+    cap = int(math.floor(organs * inputs.policy.transfer_share + 1e-9))
+    return int(min(max(gap, short, 0), cap))
+
+
 def _county_share(
     inputs: _TypeInputs, county: str, current: int, in_units: int
 ) -> dict[str, float]:
@@ -871,21 +924,7 @@ def _county_share(
         ``share_gap_staff`` (staff missing to reach the target); NaN where the county has no
         total or the type no share rule.
     """
-    t, cty, policy = inputs.t, inputs.cty, inputs.policy
-    total = (
-        _num(cty.at[county, SHARE_TOTAL[t]])
-        if (
-            cty is not None
-            and t in SHARE_TOTAL
-            and county in cty.index
-            and SHARE_TOTAL[t] in cty.columns
-        )
-        else float("nan")
-    )
-    target_share = {
-        POLICE: policy.station_share_of_county_police,
-        JUDICIAL: policy.office_share_of_establishment,
-    }.get(t, float("nan"))
+    total, target_share = county_total(inputs, county)
     ok_total = math.isfinite(total) and total > 0
     share_current = current / total if ok_total else float("nan")
     share = in_units / total if ok_total else float("nan")
@@ -919,6 +958,7 @@ def _recruits(inputs: _TypeInputs, county: str, shortfall: int) -> dict[str, flo
         (police only, NaN otherwise or when not given).
     """
     t, cty, policy = inputs.t, inputs.cty, inputs.policy
+    to_units = shortfall
     if t == POLICE:
         recruits = math.ceil(shortfall / policy.recruits_to_stations_share - 1e-9)
         planned = (
@@ -936,6 +976,7 @@ def _recruits(inputs: _TypeInputs, county: str, shortfall: int) -> dict[str, flo
         planned = planned_to_units = float("nan")
     return {
         "recruits_needed": recruits,
+        "recruits_to_units": to_units,
         "planned_recruits": planned,
         "planned_recruits_to_units": planned_to_units,
     }
@@ -960,14 +1001,17 @@ def _checks(
     Returns
     -------
     list of Check
-        Per type: the minima, the county share (police and judicial offices) and, when the
-        policy limits units to the staffable, that limit.
+        Per type: the minima, the 警务室 officers (police, clause 5), the county share (police
+        and judicial offices) and, when the policy limits units to the staffable, that limit.
     """
     checks: list[Check] = []
     for t in types:
         u = units[(units["type"] == t) & (units["decision"] == "keep")]
         c = counties[counties["type"] == t].set_index("county_code")
         checks.append(_minimum_check(t, u, c, policy))
+        if t == POLICE and policy.police_office_staff > 0:
+            closed = units[(units["type"] == t) & (units["decision"] == "close")]
+            checks.append(_office_post_check(closed, policy))
         if t in SHARE_TOTAL:
             checks.append(_share_check(t, c, policy))
         if policy.limit_units_to_staffable:
@@ -976,7 +1020,7 @@ def _checks(
 
 
 def _minimum_check(t: str, u: pd.DataFrame, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
-    """Check that every kept unit reaches its minimum, or its county reports the shortfall.
+    """Check that every kept unit reaches its minimum after the proposal (确保: a hard rule).
 
     Parameters
     ----------
@@ -992,35 +1036,68 @@ def _minimum_check(t: str, u: pd.DataFrame, c: pd.DataFrame, policy: StaffingPol
     Returns
     -------
     Check
-        Passes when every county with units below the minimum reports exactly the missing
-        staff as its shortfall; each such county is listed with the staff it needs.
+        ``met`` when every kept unit has its minimum after the moves and the 下沉; else
+        ``not_met`` with each county's shortfall and the recruits it needs.
     """
     below = u[u["proposed"] < u["minimum"]]
     missing = (below["minimum"] - below["proposed"]).groupby(below["county_code"]).sum()
-    excs: list[dict[str, str]] = []
-    explained = True
+    short = []
     for county, n_missing in missing.items():
         row: Any = c.loc[str(county)]
-        ok = int(row["shortfall"]) == int(n_missing)
-        explained &= ok
-        ids = ", ".join(below.loc[below["county_code"] == county, "id"])
-        excs.append(
+        ids = "、".join(below.loc[below["county_code"] == county, "id"])
+        short.append(
             {
                 "id": str(county),
-                "reason": f"shortfall {int(row['shortfall'])}: {ids} below the minimum; needs "
-                f"{_hire_text(t, row, policy)}"
-                + ("" if ok else f" (units miss {int(n_missing)}: not reported)"),
+                "shortfall": int(n_missing),
+                "units_below": int((below["county_code"] == county).sum()),
+                "recruits_needed": int(row["recruits_needed"]),
+                "reason": f"下沉后仍缺{int(n_missing)}人（{ids}低于最低配备）；需"
+                f"{_hire_text(t, row, policy)}",
             }
         )
     rule, target = _minimum_rule(t, policy)
-    return Check(
+    return make_check(
         t,
         CLAUSE[t],
         rule,
         target,
         f"{len(u) - len(below)} of {len(u)} kept {FACILITY_LABELS_ZH[t]} at the minimum",
-        explained,
-        excs,
+        violations=short,
+    )
+
+
+def _office_post_check(closed: pd.DataFrame, policy: StaffingPolicy) -> Check:
+    """Check clause 5: every 警务室 of a closed station has its officers (a check that can fail).
+
+    Parameters
+    ----------
+    closed
+        The closed stations' unit rows (``post``: officers left in the 警务室).
+    policy
+        The staffing rules (``police_office_staff``).
+
+    Returns
+    -------
+    Check
+        Each 警务室 with fewer than ``police_office_staff`` officers is a violation.
+    """
+    n = policy.police_office_staff
+    low = closed[closed["post"] < n]
+    return make_check(
+        POLICE,
+        "5",
+        f"撤并派出所的乡镇设警务室并落实必要警力（每室不少于{n}人）/ every police office of a "
+        f"closed station has at least {n} officers",
+        n,
+        f"{len(closed) - len(low)} of {len(closed)} 警务室",
+        violations=[
+            {
+                "id": str(r.id),
+                "post": _int(r.post),
+                "reason": f"原派出所仅{_int(r.current_staff)}人，警务室{_int(r.post)}人，少于{n}人",
+            }
+            for r in low.itertuples()
+        ],
     )
 
 
@@ -1043,15 +1120,15 @@ def _hire_text(t: str, row: Any, policy: StaffingPolicy) -> str:
         For police the recruits (and the county's plan when given), else the staff to add.
     """
     if t != POLICE:
-        return f"{int(row['recruits_needed'])} more staff (new posts or 下沉 from the county)"
+        return f"新增{int(row['recruits_needed'])}人（增编或从县级机关下沉）"
     hire = (
-        f"{int(row['recruits_needed'])} new recruits at "
-        f"{policy.recruits_to_stations_share:.0%} to stations"
+        f"新录用民警至少{int(row['recruits_needed'])}人（其中{int(row['recruits_to_units'])}人"
+        f"分配到派出所，按新录用民警{policy.recruits_to_stations_share:.0%}到派出所计）"
     )
     if math.isfinite(row["planned_recruits"]):
         hire += (
-            f" (the county plans {row['planned_recruits']:g}, "
-            f"{row['planned_recruits_to_units']:g} of them to stations)"
+            f"；本县计划录用{row['planned_recruits']:g}人，"
+            f"其中{row['planned_recruits_to_units']:g}人到派出所"
         )
     return hire
 
@@ -1101,7 +1178,7 @@ def _minimum_rule(t: str, policy: StaffingPolicy) -> tuple[str, Any]:
 
 
 def _share_check(t: str, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
-    """List each county whose kept units hold less than the target share of the county total.
+    """Check the county share after the proposal (保证/不低于: a hard rule).
 
     Parameters
     ----------
@@ -1115,32 +1192,32 @@ def _share_check(t: str, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
     Returns
     -------
     Check
-        Always passed: every county below the target or without a total is listed with its
-        gap; the actual value is the smallest share computed.
+        ``not_met`` when any county is below the target after the 下沉 (listed with its share,
+        total and the staff still missing) or gives no county total (the share cannot be
+        shown); the actual value is the smallest share computed.
     """
     share_target = (
         policy.station_share_of_county_police
         if t == POLICE
         else policy.office_share_of_establishment
     )
-    excs = []
+    short: list[dict[str, Any]] = []
     shares = []
     for county, row in c.iterrows():
         if not math.isfinite(row["share"]):
-            excs.append(
-                {
-                    "id": str(county),
-                    "reason": f"no {SHARE_TOTAL[t]} for the county: share not computed",
-                }
-            )
+            short.append({"id": str(county), "reason": f"缺少县级{SHARE_TOTAL[t]}，无法核查占比"})
             continue
         shares.append(row["share"])
         if row["share"] + 1e-9 < share_target:
-            excs.append(
+            short.append(
                 {
                     "id": str(county),
-                    "reason": f"{row['share']:.1%} of {row['county_total']:g}: "
-                    f"{int(row['share_gap_staff'])} more staff needed (下沉 from the county)",
+                    "share": round(float(row["share"]), 6),
+                    "county_total": float(row["county_total"]),
+                    "share_gap_staff": int(row["share_gap_staff"]),
+                    "reason": f"下沉{int(row['transfer_down'])}人后占比{row['share']:.1%}"
+                    f"（总数{row['county_total']:g}），距{share_target:.0%}仍缺"
+                    f"{int(row['share_gap_staff'])}人",
                 }
             )
     who = (
@@ -1148,14 +1225,13 @@ def _share_check(t: str, c: pd.DataFrame, policy: StaffingPolicy) -> Check:
         if t == POLICE
         else "司法所占编比例不低于县级司法行政机关政法专项编制的"
     )
-    return Check(
+    return make_check(
         t,
         CLAUSE[t],
         f"{who}{share_target:.0%}以上 / kept {t}s hold >= {share_target:.0%} of the county total",
         share_target,
         round(min(shares), 6) if shares else None,
-        True,  # every county below the target or without a total is listed with its gap
-        excs,
+        violations=short,
     )
 
 
@@ -1172,21 +1248,20 @@ def _staffable_check(t: str, c: pd.DataFrame) -> Check:
     Returns
     -------
     Check
-        Each county keeping more units than ``staffable_units``.
+        Each county keeping more units than ``staffable_units`` is a violation.
     """
     over = c[c["units_kept"] > c["staffable_units"]]
-    return Check(
+    return make_check(
         t,
         CLAUSE[t],
         f"保留的{FACILITY_LABELS_ZH[t]}不多于现有人员按最低配备可支撑的数量 / kept units <= units "
         "the county's staff can man at the minimum",
         "units_kept <= staffable_units",
         f"{len(c) - len(over)} of {len(c)} counties",
-        over.empty,
-        [
+        violations=[
             {
                 "id": str(k),
-                "reason": f"{int(r['units_kept'])} kept, staff for {int(r['staffable_units'])}",
+                "reason": f"保留{int(r['units_kept'])}个，现有人员仅够{int(r['staffable_units'])}个",
             }
             for k, r in over.iterrows()
         ],

@@ -28,9 +28,10 @@ class GrassrootsPolicy:
         Residents a rural grid may hold at most (2,500).
     urban_households_min, urban_households_max
         Household bounds of an urban grid (社区; 300-500 households).
-    grid_seconds
-        Seconds the grid models may take in all (each zone at most 10 s); zones left when they
-        are spent keep their villages' own grids and are reported with their deviation.
+    grid_max_blocks
+        Most building blocks one grid model may hold (a deterministic size limit instead of a
+        time limit, so that the grids do not depend on the machine's speed); a zone larger than
+        this keeps its villages' own grids, and each of its grids outside the bounds says so.
     neighbours
         Candidate grid centres per block: its nearest blocks in the same township (the model
         may join a block only to one of them).
@@ -60,7 +61,7 @@ class GrassrootsPolicy:
     rural_residents_max: float = 2500.0
     urban_households_min: float = 300.0
     urban_households_max: float = 500.0
-    grid_seconds: float = 120.0
+    grid_max_blocks: int = 60
     neighbours: int = 8
     workers_per_grid: int = 1
     rural_fulltime: bool = False
@@ -83,7 +84,7 @@ class GrassrootsPolicy:
                     f"grassroots.{kind}_households_min ({lo:g}) must be positive and at most "
                     f"grassroots.{kind}_households_max ({hi:g})"
                 )
-        for name in ("rural_residents_max", "camera_radius_m", "grid_seconds"):
+        for name in ("rural_residents_max", "camera_radius_m", "grid_max_blocks"):
             if getattr(self, name) <= 0:
                 problems.append(f"grassroots.{name} must be positive")
         if self.neighbours < 1:

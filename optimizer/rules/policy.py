@@ -19,7 +19,7 @@ import yaml
 from optimizer.errors import PolicyError
 from optimizer.rules.grassroots import GrassrootsPolicy  # grassroots (issue 14)
 from optimizer.rules.staffing import StaffingPolicy
-from optimizer.schema import TIBETAN_AREA_PREFIXES
+from optimizer.schema import KINDS, TIBETAN_AREA_PREFIXES
 
 __all__ = [
     "CourtPolicy",
@@ -57,11 +57,18 @@ class FacilityPolicy:
         Objective weighting of the distance.
     pin_open, pin_closed
         Facility ids the planner keeps or closes regardless of the model.
+    pin_reasons
+        The planner's justification per pinned id (e.g. ``县委决定保留：边境治安``), shown as the
+        reason of the decision and of any exception the pin causes.
     central_min_townships
         A kept facility serving at least this many townships is a central one.
     contiguity
         Each kept facility's jurisdiction (辖区) is connected in the township adjacency graph
         and contains the facility's own township.
+    assign_townships
+        The planner's per-township choice of the serving facility, township code:
+        ``{facility: id, reason: justification}``; the facility is then kept (as if pinned
+        open) and serves that township, and its decision reason quotes the justification.
 
     Notes
     -----
@@ -86,6 +93,8 @@ class FacilityPolicy:
     pin_closed: tuple[str, ...] = ()
     central_min_townships: int = 2
     contiguity: bool = True
+    pin_reasons: dict[str, str] = field(default_factory=dict)
+    assign_townships: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = self.problems() + self.own_problems()
@@ -117,6 +126,21 @@ class FacilityPolicy:
         both = set(self.pin_open) & set(self.pin_closed)
         if both:
             problems.append(f"{p}: ids pinned both open and closed: {', '.join(sorted(both))}")
+        unpinned = sorted(set(self.pin_reasons) - set(self.pin_open) - set(self.pin_closed))
+        if unpinned:
+            problems.append(
+                f"{p}.pin_reasons names ids that are not pinned: {', '.join(unpinned)}; "
+                f"add them to {p}.pin_open or {p}.pin_closed"
+            )
+        problems += override_problems(f"{p}.assign_townships", self.assign_townships, "facility")
+        closed = sorted(
+            c for c, o in self.assign_townships.items() if o.get("facility") in self.pin_closed
+        )
+        if closed:
+            problems.append(
+                f"{p}.assign_townships: township(s) {', '.join(closed)} are assigned to a "
+                f"facility in {p}.pin_closed; unpin it or assign another"
+            )
         return problems
 
     def own_problems(self) -> list[str]:
@@ -147,6 +171,9 @@ class PolicePolicy(FacilityPolicy):
         ``min_incidents`` keeps no station of its own (clause 4: 20,000 and 50).
     exempt_tibetan_area
         Townships in the 涉藏地区 are exempt from that screen (clause 4).
+    exempt_townships
+        The planner's per-township exemptions from that screen, code: justification (e.g.
+        ``{"510122201": "县委决定：边境治安"}``); shown in the township's station reason.
     tibetan_prefixes
         County-code prefixes of the 涉藏地区 (5132 Aba, 5133 Garze, 513422 Muli).
     max_distance_km
@@ -184,12 +211,16 @@ class PolicePolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
+        "exempt_townships",
+        "assign_townships",
     )
 
     reduction: float = 0.35
     min_population: float = 20_000
     min_incidents: float = 50
     exempt_tibetan_area: bool = True
+    exempt_townships: dict[str, str] = field(default_factory=dict)
     tibetan_prefixes: tuple[str, ...] = TIBETAN_AREA_PREFIXES
     weight: Weighting = "population"
 
@@ -236,6 +267,8 @@ class JudicialPolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
+        "assign_townships",
     )
 
     reduction: float = 0.30
@@ -261,7 +294,13 @@ class CourtPolicy(FacilityPolicy):
         average in one province), so this is the planner's choice; default 200.
     remote_km
         A court whose nearest other court is farther than this is too remote to merge and is
-        exempt from ``min_cases`` (clause 10: 交通状况). ``None``: no court is exempt.
+        exempt from ``min_cases`` (clause 10: 交通状况); measured to the nearest *adjacent*
+        court, by road when a road layer is given (``remote_km`` driven at
+        ``travel.fallback_kmh``). ``None``: no court is exempt for travel.
+    seat_merge_km
+        Optional: a court whose site lies within this many km (straight line × circuity) of its
+        county seat (the county's 街道 or first township by code) merges into the county's basic
+        court (基层法院), which then serves its townships directly. ``None`` (default): off.
     cases_per_10k
         When townships carry no ``cases``, caseload is estimated as this many cases a year per
         10,000 residents (default 65: about 540 cases per court of ~83,000 people).
@@ -293,12 +332,15 @@ class CourtPolicy(FacilityPolicy):
         "pin_closed",
         "central_min_townships",
         "contiguity",
+        "pin_reasons",
+        "assign_townships",
     )
 
     min_cases: float = 200.0
     remote_km: float | None = 60.0
     cases_per_10k: float = 65.0
     adjacent_only: bool = True
+    seat_merge_km: float | None = None
 
     def own_problems(self) -> list[str]:
         """Return the problems of the caseload rules."""
@@ -309,6 +351,8 @@ class CourtPolicy(FacilityPolicy):
             problems.append("court.remote_km must be positive or null")
         if self.cases_per_10k <= 0:
             problems.append("court.cases_per_10k must be positive")
+        if self.seat_merge_km is not None and self.seat_merge_km <= 0:
+            problems.append("court.seat_merge_km must be positive or null")
         return problems
 
 
@@ -403,6 +447,10 @@ class Policy:
     grassroots
         Grids, 综治中心, 雪亮工程 and mediators below the township (clauses 13-18); see
         :mod:`optimizer.rules.grassroots`.
+    township_kinds
+        The planner's correction of a township's kind (街道/镇/乡/其他), township code:
+        ``{kind: 镇, reason: justification}``; it sets the staffing minima and the county seat,
+        and the plan's notes quote the justification.
     """
 
     name: str = "baseline"
@@ -414,10 +462,24 @@ class Policy:
     travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
     grassroots: GrassrootsPolicy = field(default_factory=GrassrootsPolicy)  # issue 14
+    township_kinds: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        problems = []
         if self.colocation_bonus_km < 0:
-            raise PolicyError("colocation_bonus_km must not be negative")
+            problems.append("colocation_bonus_km must not be negative")
+        problems += override_problems("township_kinds", self.township_kinds, "kind")
+        bad = sorted(
+            f"{c}: {o['kind']!r}"
+            for c, o in self.township_kinds.items()
+            if "kind" in o and o["kind"] not in KINDS
+        )
+        if bad:
+            problems.append(
+                f"township_kinds: unknown kind(s) {', '.join(bad)}; choose one of {', '.join(KINDS)}"
+            )
+        if problems:
+            raise PolicyError(problems)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
@@ -459,6 +521,42 @@ class Policy:
         for key in ("police", "judicial", "court"):
             out[key] = getattr(self, key).to_dict()
         return out
+
+
+def override_problems(where: str, overrides: Mapping[str, Any], key: str) -> list[str]:
+    """Return the problems of a per-township override table ``{code: {key: ..., reason: ...}}``.
+
+    Parameters
+    ----------
+    where
+        The setting's name, for the messages.
+    overrides
+        The table.
+    key
+        The value each entry sets (``facility`` or ``kind``); ``reason`` is the justification.
+
+    Returns
+    -------
+    list of str
+        One line per problem: a code that is not 9 digits, a missing value or justification,
+        an unknown entry key.
+    """
+    problems = []
+    for code, entry in overrides.items():
+        if not (len(str(code)) == 9 and str(code).isdigit()):
+            problems.append(f"{where}: '{code}' is not a 9-digit township code")
+        missing = [k for k in (key, "reason") if not str(entry.get(k, "")).strip()]
+        if missing:
+            problems.append(
+                f"{where}.{code}: give {' and '.join(missing)} "
+                f"(e.g. {{{key}: ..., reason: 县委决定：边境治安}})"
+            )
+        extra = sorted(set(entry) - {key, "reason"})
+        if extra:
+            problems.append(
+                f"{where}.{code}: unknown key(s) {', '.join(extra)}; use {key} and reason"
+            )
+    return problems
 
 
 def _build(cls: type, data: dict[str, Any], *, prefix: str) -> Any:
@@ -518,6 +616,18 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 f"'{where}' = {value!r}: choose one of {', '.join(map(str, args))}{extra}"
             )
         return value
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"'{where}' must be a mapping of id: text")
+        if get_origin(args[1]) is dict:
+            bad = sorted(str(k) for k, v in value.items() if not isinstance(v, Mapping))
+            if bad:
+                raise PolicyError(
+                    f"'{where}': the entries of {', '.join(bad)} must each be a mapping "
+                    "such as {facility: PS-1, reason: 县委决定：边境治安}"
+                )
+            return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in value.items()}
+        return {str(k): str(v) for k, v in value.items()}
     if origin in (tuple,):
         if isinstance(value, str):
             value = [value]

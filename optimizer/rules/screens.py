@@ -12,7 +12,7 @@ import pandas as pd
 
 from optimizer.rules.policy import PolicePolicy
 
-__all__ = ["below_threshold", "scope_key", "township_cases"]
+__all__ = ["below_threshold", "scope_key", "tibetan_disagreement", "township_cases"]
 
 
 def scope_key(county_code: str, scope: str) -> str:
@@ -51,14 +51,52 @@ def below_threshold(townships: pd.DataFrame, police: PolicePolicy) -> pd.Series:
     -------
     pandas.Series of bool
         True where population < ``min_population`` and incidents < ``min_incidents``, outside
-        the 涉藏地区 when those are exempt.
+        the 涉藏地区 when those are exempt and outside the planner's ``exempt_townships``.
     """
     small = (townships["population"] < police.min_population) & (
         townships["incidents"] < police.min_incidents
     )
     if police.exempt_tibetan_area:
         small &= ~townships["tibetan_area"].astype(bool)
+    if police.exempt_townships:
+        small &= ~townships["code"].astype(str).isin(set(police.exempt_townships))
     return small
+
+
+def tibetan_disagreement(townships: pd.DataFrame, police: PolicePolicy) -> str:
+    """Return a note when the townships' ``tibetan_area`` flags disagree with the prefixes.
+
+    The rule (one source): the data's ``tibetan_area`` column wins where the file gives it; the
+    policy's ``tibetan_prefixes`` fill it where the file does not (at reading). Flags filled
+    from the prefixes agree with them, so any disagreement is a value the data gives.
+
+    Parameters
+    ----------
+    townships
+        Canonical townships with ``county_code`` and ``tibetan_area``.
+    police
+        The police policy with ``tibetan_prefixes``.
+
+    Returns
+    -------
+    str
+        Empty when they agree; else the townships, and which source was used.
+    """
+    by_prefix = (
+        townships["county_code"]
+        .astype(str)
+        .map(lambda c: any(c.startswith(p) for p in police.tibetan_prefixes))
+    )
+    flag = townships["tibetan_area"].astype(bool)
+    diff = townships.loc[flag != by_prefix, "code"].astype(str).tolist()
+    if not diff:
+        return ""
+    return (
+        f"police: the tibetan_area column of {len(diff)} township(s) disagrees with "
+        f"police.tibetan_prefixes {list(police.tibetan_prefixes)}; the data column wins: "
+        + ", ".join(diff[:12])
+        + (" ..." if len(diff) > 12 else "")
+    )
 
 
 def township_cases(townships: pd.DataFrame, cases_per_10k: float) -> tuple[np.ndarray, int]:

@@ -82,6 +82,11 @@ class StaffingPolicy:
     workload
         Workload measure for every type, or ``None`` (default) for the per-type default:
         incidents for stations, population for offices, cases for courts.
+    transfer_share
+        Share of the county organs' staff (the county total less the units' staff) that the
+        proposal may move down (下沉) to stations and offices to reach the minima and the share
+        target (clauses 6, 8: 力量下沉); default 1.0 (as many as needed). Lower it to see the
+        shortfall a smaller transfer leaves.
     limit_units_to_staffable
         Also check that no county keeps more units than its staff can man at the minimum
         (``staffable_units``). This is a check on the plan, listing every county over; the
@@ -101,6 +106,7 @@ class StaffingPolicy:
     cases_per_10k: float = 65.0
     workload: Workload | None = None
     limit_units_to_staffable: bool = False
+    transfer_share: float = 1.0
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -130,6 +136,9 @@ class StaffingPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
                 problems.append(f"staffing.{name} = {value!r}: give a share in (0, 1], e.g. 0.4")
+        v = self.transfer_share
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            problems.append(f"staffing.transfer_share = {v!r}: give a share in [0, 1], e.g. 1.0")
         c = self.cases_per_10k
         if isinstance(c, bool) or not isinstance(c, int | float) or not c > 0:
             problems.append(f"staffing.cases_per_10k = {c!r}: must be positive (default 65)")

@@ -185,7 +185,7 @@ def solve_assignment(
     m = _build(prob, fixed_closed, pair_of, nbrs)
     state = _Rounds(best)
     if best is not None:
-        logger.info("heuristic start: %d sites open, objective %.6g", len(best[2]), best[0])
+        logger.debug("heuristic start: %d sites open, objective %.6g", len(best[2]), best[0])
     _cut_rounds(prob, m, state, opts, budget)
     if state.best is None:
         raise SolverError(
@@ -385,7 +385,7 @@ def _cut_rounds(
             start_values = {f"y{j}": 1.0 for j in s.best[2]}
             for i, j in enumerate(s.best[1].tolist()):
                 start_values[f"x{m.pair_of[(i, j)]}"] = 1.0
-        logger.info(
+        logger.debug(
             "round %d: assignment model with %s variables, %s constraints (%d contiguity cuts)",
             s.rounds,
             f"{len(m.x) + len(m.y):,}",
@@ -426,7 +426,7 @@ def _cut_rounds(
             return
         s.bound = max(s.bound, outcome.bound) if np.isfinite(outcome.bound) else s.bound
         s.n_cuts = _add_cuts(m, pieces, s.n_cuts)
-        logger.info(
+        logger.debug(
             "round %d: %d cut-off piece(s) of service areas; adding cuts", s.rounds, len(pieces)
         )
         if budget.expired():

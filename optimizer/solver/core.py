@@ -10,6 +10,7 @@ time budget (:mod:`optimizer.solver.budget`).
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -17,10 +18,13 @@ from typing import Any, Literal
 import numpy as np
 
 from optimizer.errors import InfeasibleError, PolicyError, SolverError
+from optimizer.solver import dense
 from optimizer.solver.assignment import solve_assignment
 from optimizer.solver.blocks import independent_blocks, split_groups, sub_problem
 from optimizer.solver.budget import Budget
+from optimizer.solver.dense_radius import solve_dense_radius
 from optimizer.solver.highs import MipOptions, SolverName, quiet_logs
+from optimizer.solver.lagrangian import TreeResult
 from optimizer.solver.problem import (
     LocationProblem,
     LocationResult,
@@ -36,7 +40,15 @@ __all__ = ["p_median", "solve"]
 
 logger = logging.getLogger(__name__)
 
-Method = Literal["auto", "mip"]
+Method = Literal["auto", "tree", "dense", "mip"]
+METHODS = ("auto", "tree", "dense", "mip")
+
+# The automatic choice between the Lagrangian tree and the dense radius MIP for a pure dense
+# p-median (see :func:`choose_method`), measured on TSPLIB and OR-Library (benchmarks/README.md).
+DENSE_MIN_P = 50
+DENSE_MIN_ENTRIES = 1_000_000  # clients × sites: below it (OR-Library, n <= 900) the tree wins
+POLISH_SECONDS = 2.0  # at most, kept from the dense MIP's time for a swap search of its plan
+DENSE_ROOT_ITERATIONS = 600  # the root's subgradient before the dense MIP: fixing, not proof
 
 
 def solve(
@@ -90,11 +102,13 @@ def solve(
         one, then check the count bounds that span blocks; if those hold, the union is optimal
         for the whole problem, otherwise the whole problem is solved at once.
     method
-        ``"auto"`` (default): a pure p-median (``p`` given; no groups, loads or contiguity) whose
-        dense cost matrix fits in memory is first solved by Lagrangian branch-and-bound, which
-        needs no MIP solver and proves most instances in a fraction of the MIP's time; if its
-        tree does not close within 60 % of the time limit, the MIP takes over from its best
-        plan. ``"mip"``: always the MIP (``solver``).
+        ``"auto"`` (default): chosen by :func:`choose_method` from the problem's size and ``p``.
+        ``"tree"``: a pure p-median whose dense matrix fits is solved by Lagrangian
+        branch-and-bound; if its tree does not close within 60 % of the time limit, the dense
+        radius MIP (:mod:`optimizer.solver.dense_radius`) takes over from its plan and
+        fixings. ``"dense"``: the Lagrangian root only (plan, bound, reduced-cost fixing), then
+        the dense radius MIP, the large-p method. ``"mip"``: always the sparse radius MIP
+        (``solver``). Problems with groups, loads or contiguity always use their MIP.
 
     Returns
     -------
@@ -110,8 +124,8 @@ def solve(
     """
     if solver not in ("highs", "cbc"):
         raise PolicyError(f"solver must be 'highs' or 'cbc', not {solver!r}")
-    if method not in ("auto", "mip"):
-        raise PolicyError(f"method must be 'auto' or 'mip', not {method!r}")
+    if method not in METHODS:
+        raise PolicyError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     budget = Budget.of(time_limit)
     opts = MipOptions(solver=solver, gap=gap, threads=threads, seed=seed, msg=msg)
     check_presolve(prob)
@@ -122,8 +136,11 @@ def solve(
     if prob.needs_assignment:
         return solve_assignment(prob, opts, budget, heuristic_seconds=heuristic_seconds)
     given = None
-    if method == "auto" and tree_applies(prob):
-        given, result = _try_tree(prob, opts, budget, heuristic_seconds=heuristic_seconds)
+    chosen = choose_method(prob) if method == "auto" else method
+    if chosen in ("tree", "dense") and tree_applies(prob):
+        given, result = _try_tree(
+            prob, opts, budget, heuristic_seconds=heuristic_seconds, root_only=chosen == "dense"
+        )
         if result is not None:
             return result
     return solve_radius(
@@ -137,10 +154,55 @@ def solve(
     )
 
 
+def choose_method(prob: LocationProblem) -> str:
+    """Return the method ``method="auto"`` uses for ``prob``.
+
+    The rule, from the benchmarks (benchmarks/README.md, TSPLIB n = 1,304-3,038 and OR-Library
+    pmed1-40):
+
+    - a problem with groups, loads or contiguity, or one whose dense matrix does not fit
+      (:func:`~optimizer.solver.tree.tree_applies`): ``"mip"``, the sparse radius MIP;
+    - a pure dense p-median with ``p >= DENSE_MIN_P`` (50) and at least ``DENSE_MIN_ENTRIES``
+      (10⁶) client-site pairs: ``"dense"``: the Lagrangian root
+      (a plan, a bound, reduced-cost fixing), then the radius MIP built densely and solved by
+      HiGHS, whose LP bound is tight in this regime (the subgradient bound stops a few units
+      short of it and the tree then needs thousands of nodes);
+    - a smaller ``p`` or a smaller matrix: ``"tree"``, the Lagrangian branch-and-bound, which
+      branches hundreds of times a second on cheap dense bounds where the LP gap is wide
+      (OR-Library pmed1-40, n <= 900, all within 4 s; TSPLIB p <= 20); if it does not close in
+      60 % of the time limit, the dense radius MIP continues from its plan and fixings.
+
+    Measured (rl1304, 2 loaded cores): p = 200 the tree 97 s, dense 4.7 s; p = 500 the tree
+    186 s, dense 8.5 s; p = 100 the tree 99 s, dense 30-40 s. At p = 50 (load 7): dense proved
+    fl1400 in 12 s, vm1748 in 27 s and rl1304 in 7.6 s, where the tree (load 12) failed 60 s,
+    failed 60 s and took 18-24 s. At p = 20 the two are mixed (fl1400 dense 25 s vs the tree
+    unproven; vm1748 neither in 60 s; u1432 23 s vs 20 s), so the tree keeps p < 50.
+
+    Parameters
+    ----------
+    prob
+        The problem.
+
+    Returns
+    -------
+    str
+        ``"tree"``, ``"dense"`` or ``"mip"``.
+    """
+    if not tree_applies(prob) or prob.p is None:
+        return "mip"
+    large = prob.n_clients * prob.n_sites >= DENSE_MIN_ENTRIES
+    return "dense" if large and prob.p >= DENSE_MIN_P else "tree"
+
+
 def _try_tree(
-    prob: LocationProblem, opts: MipOptions, budget: Budget, *, heuristic_seconds: float
+    prob: LocationProblem,
+    opts: MipOptions,
+    budget: Budget,
+    *,
+    heuristic_seconds: float,
+    root_only: bool = False,
 ) -> tuple[RadiusStart | None, LocationResult | None]:
-    """Run the Lagrangian tree; return its result if it closed (or the time ran out).
+    """Run the Lagrangian tree, then the dense radius MIP if it did not close.
 
     Parameters
     ----------
@@ -152,20 +214,33 @@ def _try_tree(
         The call's budget; the tree uses up to 60 % of it.
     heuristic_seconds
         Time for the dense swap search.
+    root_only
+        Evaluate only the tree's root (its plan, bound and fixings) before the dense MIP.
 
     Returns
     -------
     given : RadiusStart or None
-        The tree's plan, bound and nodes for the MIP to continue from (``None``: the tree did
-        not run, and the MIP builds its own start).
+        ``None``: the tree did not run (the sparse MIP builds its own start), or it or the
+        dense MIP settled the problem.
     result : LocationResult or None
-        The result when the tree proved its plan, or when no time is left for the MIP.
+        The result when the tree or the dense MIP proved its plan, or when time ran out.
     """
-    tree = solve_tree(prob, gap=opts.gap, budget=budget, heuristic_seconds=heuristic_seconds)
-    if tree is None:
+    out = solve_tree(
+        prob,
+        gap=opts.gap,
+        budget=budget,
+        heuristic_seconds=heuristic_seconds,
+        share=0.0 if root_only else 0.6,
+        root_iterations=DENSE_ROOT_ITERATIONS if root_only else None,
+    )
+    if out is None:
         return None, None
+    tree, costs = out
     if not tree.proven and not budget.expired():
-        logger.info(
+        no_site_cost = prob.site_cost is None or not np.any(prob.site_cost)
+        if no_site_cost and np.isfinite(costs).all():
+            return None, _dense_mip(prob, opts, budget, tree, costs)
+        logger.debug(
             "Lagrangian tree not closed after %d nodes (bound %.6g, plan %.6g); the MIP takes over",
             tree.nodes,
             tree.bound,
@@ -192,6 +267,87 @@ def _try_tree(
     return None, result
 
 
+def _dense_mip(
+    prob: LocationProblem, opts: MipOptions, budget: Budget, tree: TreeResult, costs: np.ndarray
+) -> LocationResult:
+    """Continue from the Lagrangian tree with the dense radius MIP (every pair allowed).
+
+    The sites the root's reduced costs closed are left out; every plan that opens one costs at
+    least the tree's plan less the tolerance, so the bound is the smaller of the MIP's bound
+    and that.
+    """
+    closed = np.union1d(
+        np.asarray(sorted(prob.fixed_closed), dtype=np.int64), tree.root_closed
+    ).astype(np.int64)
+    logger.info(
+        "Lagrangian %s: bound %.6g, plan %.6g; %d of %d sites closed by reduced costs; "
+        "the dense radius MIP continues",
+        "root" if tree.nodes <= 1 else f"tree ({tree.nodes} nodes)",
+        tree.bound,
+        tree.objective,
+        len(closed),
+        prob.n_sites,
+    )
+    # a reserve at the end for polishing a plan the MIP did not prove (HiGHS's incumbent at
+    # the limit may be a swap or two from the optimum its bound already reaches)
+    reserve = min(POLISH_SECONDS, 0.05 * (budget.seconds or 0.0))
+    r = solve_dense_radius(
+        costs,
+        int(prob.p or 0),
+        tree.open_sites,
+        closed=closed,
+        fixed_open=prob.fixed_open,
+        gap=opts.gap,
+        deadline=None if budget.deadline is None else budget.deadline - reserve,
+        threads=opts.threads,
+        seed=opts.seed,
+        msg=opts.msg,
+        reach=tree.root_v,
+    )
+    finite = costs[np.isfinite(costs)]
+    integral = bool(np.all(finite == np.round(finite)))  # no site costs on this path
+    excluded = tree.objective if integral else tree.objective * (1.0 - opts.gap)
+    bound = max(min(r.bound, excluded), tree.bound)
+    if integral and math.isfinite(bound):
+        bound = float(math.ceil(bound - 1e-6))  # every plan's cost is an integer
+    plan = r.open_sites
+    if r.status != "optimal":
+        plan = _polish(prob, costs, plan, max(0.1, reserve))
+    objective, assignment = prob.objective_of(plan)
+    # the bound holds for every plan: a polished plan that reaches it is optimal
+    proven = r.status == "optimal" or objective <= bound + 1e-9 * max(1.0, abs(bound))
+    return finish(
+        prob,
+        status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+        objective=objective,
+        bound=bound,
+        gap=opts.gap,
+        budget=budget,
+        open_sites=plan,
+        assignment=assignment,
+        solver="highs",
+        formulation="dense radius",
+        size=r.size,
+        rounds=r.rounds,
+        nodes=tree.nodes,
+        time_limit_reached=not proven,
+    )
+
+
+def _polish(prob: LocationProblem, costs: np.ndarray, plan: list[int], seconds: float) -> list[int]:
+    """Return ``plan`` improved by the dense swap search for ``seconds`` (or as it was)."""
+    allowed = np.ones(prob.n_sites, dtype=bool)
+    allowed[list(prob.fixed_closed)] = False
+    search = dense.LocalSearch(
+        costs, np.zeros(prob.n_sites), np.asarray(sorted(prob.fixed_open), dtype=np.int64), allowed
+    )
+    polished = [int(j) for j in search.improve(np.asarray(plan), seconds)]
+    if costs[:, polished].min(axis=1).sum() < costs[:, plan].min(axis=1).sum():
+        logger.info("swaps improved the dense MIP's plan at the limit")
+        return sorted(polished)
+    return plan
+
+
 def _solve_blocks(
     prob: LocationProblem, opts: MipOptions, budget: Budget, *, heuristic_seconds: float
 ) -> LocationResult | None:
@@ -210,7 +366,7 @@ def _solve_blocks(
     if len(blocks) < 2:
         return None
     block_of_site, local, coupling = split_groups(prob, blocks)
-    logger.info(
+    logger.debug(
         "solving %d independent blocks; %d count bound(s) span blocks and are checked after",
         len(blocks),
         len(coupling),
@@ -244,7 +400,7 @@ def _solve_blocks(
             failed[b] = exc.problems
             continue
         if done % 20 == 0 or done == len(blocks):
-            logger.info("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
+            logger.debug("solved %d of %d blocks (%.1f s)", done, len(blocks), budget.elapsed())
     if failed:
         bad = [(blocks[b][0], failed[b]) for b in sorted(failed)]
         err = InfeasibleError(
@@ -333,7 +489,7 @@ def _combine(
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))
         if n < g.min_open or (g.max_open is not None and n > g.max_open):
-            logger.info(
+            logger.debug(
                 "count bound %s is not met by the blocks' optima; solving as a whole", g.name
             )
             return None

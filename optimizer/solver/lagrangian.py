@@ -71,6 +71,9 @@ class TreeResult:
         closed by the caller); a MIP that takes over may leave them out.
     root_bound
         The root's Lagrangian bound (≈ the LP bound).
+    root_v
+        The root's multipliers, one per client (``None`` before the root is evaluated): in an
+        optimal LP solution client *i* is served at a cost of at most about ``root_v[i]``.
     """
 
     proven: bool
@@ -80,6 +83,7 @@ class TreeResult:
     nodes: int
     root_closed: np.ndarray
     root_bound: float
+    root_v: np.ndarray | None = None
 
 
 @dataclass
@@ -240,6 +244,7 @@ def branch_and_bound(
     gap: float = 1e-4,
     deadline: float | None = None,
     improve: Callable[[list[int]], list[int]] | None = None,
+    root_iterations: int = _ROOT_ITERATIONS,
 ) -> TreeResult:
     """Solve a pure p-median on a dense cost matrix by Lagrangian branch-and-bound.
 
@@ -262,6 +267,8 @@ def branch_and_bound(
         ``time.monotonic()`` value at which the search stops unproven.
     improve
         Local search applied to every new incumbent.
+    root_iterations
+        Subgradient iterations at the root (at most).
 
     Returns
     -------
@@ -281,6 +288,7 @@ def branch_and_bound(
     next_report = time.monotonic() + _PROGRESS_SECONDS
     root_closed = np.zeros(0, dtype=np.int64)
     root_bound = -math.inf
+    root_v: np.ndarray | None = None
     while stack:
         if deadline is not None and time.monotonic() >= deadline and not stack[-1].root:
             left = min(nd.parent_bound for nd in stack)
@@ -293,12 +301,13 @@ def branch_and_bound(
                 nodes=nodes,
                 root_closed=root_closed,
                 root_bound=root_bound,
+                root_v=root_v,
             )
         node = stack.pop()
         nodes += 1
         if time.monotonic() >= next_report:
             next_report += _PROGRESS_SECONDS
-            logger.info(
+            logger.debug(
                 "Lagrangian tree: %d nodes searched, %d open, best plan %.6g, root bound %.6g",
                 nodes,
                 len(stack),
@@ -315,12 +324,12 @@ def branch_and_bound(
             fathomed = min(fathomed, tree.value(sites))
             continue
         iterations, patience = (
-            (_ROOT_ITERATIONS, _ROOT_PATIENCE) if node.root else (_NODE_ITERATIONS, _NODE_PATIENCE)
+            (root_iterations, _ROOT_PATIENCE) if node.root else (_NODE_ITERATIONS, _NODE_PATIENCE)
         )
         bound, v, rho, chosen = tree.lagrangian(node, iterations, patience)
         tree.offer(chosen, polish=node.root)
         if node.root:
-            root_bound = bound
+            root_bound, root_v = bound, v
         if bound >= tree.threshold():
             fathomed = min(fathomed, bound)
             continue
@@ -335,6 +344,7 @@ def branch_and_bound(
         nodes=nodes,
         root_closed=root_closed,
         root_bound=root_bound,
+        root_v=root_v,
     )
 
 

@@ -394,5 +394,5 @@ def finish(
         nodes=nodes,
         time_limit_reached=time_limit_reached,
     )
-    logger.info("%r", result)
+    logger.debug("%r", result)
     return result

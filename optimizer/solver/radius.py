@@ -206,7 +206,7 @@ def solve_radius(
             start = local_search(prob, start, time_limit=budget.cap(heuristic_seconds))
     best_obj = prob.objective_of(start)[0] if start is not None else math.inf
     if start is not None:
-        logger.info("heuristic start: %d sites open, objective %.6g", len(start), best_obj)
+        logger.debug("heuristic start: %d sites open, objective %.6g", len(start), best_obj)
         if initial_levels is None and level_margin is not None:
             depth = _margin_depth(prob, lv, n_levels, start, level_margin)
     search = _Search(prob, lv, n_levels, depth, start, best_obj)
@@ -275,7 +275,7 @@ def _run_rounds(s: _Search, opts: MipOptions, budget: Budget) -> None:
         t_build = time.perf_counter()
         model, y, nnz = _build(s.prob, s.lv, s.depth)
         s.size = (len(model.variables()), len(model.constraints), nnz)
-        logger.info(
+        logger.debug(
             "round %d: built model with %s variables, %s constraints, %s nonzeros in %.1f s",
             s.rounds,
             f"{s.size[0]:,}",
@@ -311,7 +311,7 @@ def _run_rounds(s: _Search, opts: MipOptions, budget: Budget) -> None:
             s.depth[i] = min(s.n_levels[i] - 1, max(2 * s.depth[i], s.depth[i] + 16))
         for i in deepen:
             s.depth[i] = s.n_levels[i] - 1
-        logger.info(
+        logger.debug(
             "round %d: %d clients need more cost levels; solving again", s.rounds, len(deepen)
         )
 

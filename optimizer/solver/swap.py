@@ -106,7 +106,7 @@ def local_search(
             is_open[j], is_open[r] = False, True
         if not moved:
             break
-    logger.info(
+    logger.debug(
         "local search: %d swaps, objective %.6g, %.2f s", swaps, current, time.perf_counter() - t0
     )
     return np.flatnonzero(is_open).tolist()

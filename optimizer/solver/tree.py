@@ -8,6 +8,7 @@ dense greedy plan and swap search of :mod:`optimizer.solver.dense`.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -35,8 +36,14 @@ def tree_applies(prob: LocationProblem) -> bool:
 
 
 def solve_tree(
-    prob: LocationProblem, *, gap: float, budget: Budget, heuristic_seconds: float
-) -> TreeResult | None:
+    prob: LocationProblem,
+    *,
+    gap: float,
+    budget: Budget,
+    heuristic_seconds: float,
+    share: float = 0.6,
+    root_iterations: int | None = None,
+) -> tuple[TreeResult, np.ndarray] | None:
     """Run the Lagrangian branch-and-bound on the dense weighted cost matrix of ``prob``.
 
     Parameters
@@ -46,15 +53,21 @@ def solve_tree(
     gap
         Relative optimality gap.
     budget
-        The call's budget: the tree may use its first 60 %, leaving the rest to the MIP.
+        The call's budget.
     heuristic_seconds
         Time for the dense swap search of the start plan.
+    share
+        The part of the budget the tree may use (from the budget's start), leaving the rest to
+        the MIP; ``0``: the root only (its bound, reduced-cost fixing and polished plan).
+    root_iterations
+        Subgradient iterations at the root (default: the tree's own, 3,000).
 
     Returns
     -------
-    TreeResult or None
-        ``None`` when the greedy start leaves a client unserved (the MIP path then decides
-        feasibility).
+    tuple of TreeResult and numpy.ndarray, or None
+        The tree's result and the dense weighted cost matrix (clients × sites, ``inf`` for
+        forbidden pairs); ``None`` when the greedy start leaves a client unserved (the MIP path
+        then decides feasibility).
     """
     assert prob.weights is not None and prob.p is not None
     costs = np.full((prob.n_clients, prob.n_sites), np.inf)
@@ -84,14 +97,15 @@ def solve_tree(
         fixed_open=prob.fixed_open,
         fixed_closed=prob.fixed_closed,
         gap=gap,
-        deadline=budget.fraction(0.6),
+        deadline=time.monotonic() if share <= 0 else budget.fraction(share),
         improve=improve,
+        **({} if root_iterations is None else {"root_iterations": root_iterations}),
     )
-    logger.info(
+    logger.debug(
         "Lagrangian tree: %d nodes, root bound %.6g, plan %.6g, %s",
         tree.nodes,
         tree.root_bound,
         tree.objective,
         "proven" if tree.proven else "not closed",
     )
-    return tree
+    return tree, costs

@@ -1,0 +1,1 @@
+"""The bundled scenario files, installed as ``optimizer.scenario_data`` (see optimizer.paths)."""
