@@ -478,9 +478,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     data_dir = args.data if (args.data or explicit) else bundled_sample()
     with _progress(args) as progress:
         inputs = _read(args, progress, data_dir, policy.police.tibetan_prefixes)
-        args.township_names = dict(
-            zip(inputs.townships["code"], inputs.townships["name"], strict=True)
-        )
         plan = make_plan(inputs, policy, types=args.types, progress=progress)
         written = write_plan(
             plan, args.out, map_tiles=args.tiles, progress=progress, inputs=_input_paths(args)
@@ -719,10 +716,6 @@ def _run(args: argparse.Namespace) -> int:
             return _cmd_sweep(args)
         return _cmd_sample(args)
     except (DataError, PolicyError, InfeasibleError, OutputError) as exc:
-        if isinstance(exc, InfeasibleError):
-            exc = InfeasibleError(
-                [_planner_terms(p, getattr(args, "township_names", {})) for p in exc.problems]
-            )
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was written.", file=sys.stderr)
         return 2
@@ -747,26 +740,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 _TIME_LIMIT_MAX = 7 * 24 * 3600.0
-
-_GROUP = re.compile(r"group (town|exc|scope)_(\S+?):")
-
-
-def _planner_terms(problem: str, names: dict[str, str]) -> str:
-    """Say a model block in the planner's words: ``group town_513201206`` -> the township."""
-
-    def say(m: re.Match[str]) -> str:
-        kind, key = m.group(1), m.group(2)
-        if kind == "town":
-            name = names.get(key)
-            return f"township {key}{f' {name}' if name else ''} (one kept unit at most):"
-        if kind == "exc":
-            return f"county {key} (townships below the clause-4 threshold):"
-        return f"count limit of {key} (1 - reduction of today's units):"
-
-    text = _GROUP.sub(say, problem)
-    return text.replace("sites pinned open", "units pinned to stay open").replace(
-        "may open", "may stay open"
-    )
 
 
 def _argument_problems(args: argparse.Namespace) -> list[str]:

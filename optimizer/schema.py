@@ -59,7 +59,19 @@ FACILITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "lng", "longitude", "经度", "x"),
     "lat": ("lat", "latitude", "纬度", "y"),
     "staff": ("staff", "人数", "在编人数", "警力", "人员数"),
+    # staff by the roles the minima name (clause 8: 司法助理员; clause 12: 法官、书记员、司法警察)
+    "judicial_assistants": ("judicial_assistants", "司法助理员", "司法助理员人数"),
+    "judges": ("judges", "员额法官", "法官", "员额法官人数", "法官人数"),
+    "clerks": ("clerks", "书记员", "书记员人数"),
+    "judicial_police": ("judicial_police", "司法警察", "法警", "安保人员", "司法警察人数"),
 }
+#: Optional facility columns counting staff by role (each at most ``staff`` in total).
+FACILITY_ROLE_COLUMNS: tuple[str, ...] = (
+    "judicial_assistants",
+    "judges",
+    "clerks",
+    "judicial_police",
+)
 FACILITY_REQUIRED: tuple[str, ...] = ("id", "type", "name", "township_code")
 
 # Chinese spellings accepted in the facility `type` column.

@@ -171,6 +171,27 @@ def staff_minimum(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> 
     }
 
 
+#: The roles clauses 8 and 12 name, and their minimum per unit.
+ROLE_MIN = {
+    JUDICIAL: {"judicial_assistants": 1},
+    COURT: {"judges": 1, "clerks": 1, "judicial_police": 1},
+}
+
+
+def role_minimum(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Kept units short of a role: their own plus the closed units of the townships they serve."""
+    facs = _facilities(plan, t)
+    serving = {town["code"]: town["served_by"].get(t) for town in plan["townships"]}
+    kept = {f["id"]: f for f in facs if f["decision"] == "keep"}
+    have = {i: {r: f["roles"].get(r) or 0 for r in ROLE_MIN[t]} for i, f in kept.items()}
+    for f in facs:
+        to = serving.get(f["township_code"])
+        if f["decision"] == "close" and to in kept and kept[to]["county_code"] == f["county_code"]:
+            for r in ROLE_MIN[t]:
+                have[to][r] += f["roles"].get(r) or 0
+    return {i for i, h in have.items() if any(h[r] < n for r, n in ROLE_MIN[t].items())}
+
+
 def office_posts(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
     """警务室 with fewer officers than the policy's post."""
     n = plan["policy"]["staffing"]["police_office_staff"]
@@ -271,6 +292,7 @@ RULES: list[tuple[str | None, str, Callable[..., set[str]], bool]] = [
     (None, "pins set by the planner", pins, False),
     (COURT, "cases a year", caseload, True),
     (COURT, "merges only into", adjacent, False),
+    (None, "by role: each kept", role_minimum, False),
     (None, "officers in a", staff_minimum, False),
     (None, "kept office >=", staff_minimum, False),
     (None, "kept court >=", staff_minimum, False),

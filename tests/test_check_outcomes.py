@@ -199,3 +199,78 @@ def test_planner_exempts_a_township_from_the_threshold(tiny_data: Path) -> None:
     else:
         assert "510122202" in {e["id"] for e in own["exceptions"]}
     assert recheck(plan) == []
+
+
+# ------------------------------------------------------------------ staff by role (clauses 8, 12)
+
+
+def _with_roles(make_data_dir: Callable[..., Path], no_clerk: tuple[str, ...] = ()) -> Path:
+    """Tiny data with Chinese role headers: each court 2 judges, 1 clerk (none in ``no_clerk``)
+    and 1 法警; each office 1 司法助理员. Planned as is, CT01-CT03 are kept and CT04 closes."""
+    facs = build_facilities()
+    court = facs["type"] == "court"
+    facs.loc[court, "员额法官"] = 2
+    facs.loc[court, "书记员"] = 1
+    facs.loc[court & facs["id"].isin(no_clerk), "书记员"] = 0
+    facs.loc[court, "司法警察"] = 1
+    facs.loc[facs["type"] == "judicial_office", "司法助理员"] = 1
+    return make_data_dir("roles" + "".join(no_clerk), facilities=facs)
+
+
+def _role_check(plan: dict[str, Any], t: str) -> dict[str, Any]:
+    return _check(plan, "by role: each kept", t)
+
+
+def test_minima_by_role_met_when_every_unit_has_each_role(
+    make_data_dir: Callable[..., Path],
+) -> None:
+    plan = _plan(_with_roles(make_data_dir), types=["judicial_office", "court"])
+    assert _role_check(plan, "court")["status"] == "met"
+    assert _role_check(plan, "judicial_office")["status"] == "met"
+    ct01 = next(f for f in plan["facilities"] if f["id"] == "CT01")
+    assert ct01["roles"] == {"judges": 2, "clerks": 1, "judicial_police": 1}
+    assert not any("checked by head count only" in n for n in plan["notes"])
+    assert recheck(plan) == []
+
+
+def test_a_court_without_a_clerk_is_not_met_and_named(
+    make_data_dir: Callable[..., Path],
+) -> None:
+    """CT01 has 5 staff (enough by head count) but no 书记员: only the role check sees it."""
+    plan = _plan(_with_roles(make_data_dir, ("CT01",)), types=["court"])
+    check = _role_check(plan, "court")
+    ct01 = next(f for f in plan["facilities"] if f["id"] == "CT01")
+    assert ct01["decision"] == "keep"
+    assert check["status"] == "not_met"
+    assert [x["id"] for x in check["violations"]] == ["CT01"]
+    v = check["violations"][0]
+    assert v["missing"] == {"clerks": 1} and "缺书记员1名" in v["reason"]
+    assert _check(plan, "kept court >=", "court")["status"] == "met"
+    assert recheck(plan) == []
+    # the independent checker catches the role check claiming met over the missing clerk
+    check["status"], check["violations"] = "met", []
+    assert any("by role" in m for m in recheck(plan))
+
+
+def test_a_closed_courts_clerk_moves_to_the_court_absorbing_it(
+    make_data_dir: Callable[..., Path],
+) -> None:
+    """CT04 closes; its clerk joins the court serving its township, which then has one."""
+    plan = _plan(_with_roles(make_data_dir), types=["court"])
+    ct04 = next(f for f in plan["facilities"] if f["id"] == "CT04")
+    assert ct04["decision"] == "close"
+    town = next(w for w in plan["townships"] if w["code"] == ct04["township_code"])
+    absorber = town["served_by"]["court"]
+    plan = _plan(_with_roles(make_data_dir, (absorber,)), types=["court"])
+    assert _role_check(plan, "court")["status"] == "met"
+    plan = _plan(_with_roles(make_data_dir, (absorber, "CT04")), types=["court"])
+    check = _role_check(plan, "court")
+    assert check["status"] == "not_met" and [x["id"] for x in check["violations"]] == [absorber]
+    assert recheck(plan) == []
+
+
+def test_without_role_columns_the_minima_are_by_head_count_with_a_note(tiny_data: Path) -> None:
+    plan = _plan(tiny_data, types=["court"])
+    assert not any("by role" in c["rule"] for c in plan["checks"])
+    assert any("court: the facilities give no staff by role" in n for n in plan["notes"])
+    assert recheck(plan) == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -152,8 +154,31 @@ def test_infeasible_scenario_exits_2_and_writes_nothing(
     assert code == 2
     err = capsys.readouterr().err
     assert "infeasible" in err
-    assert "510122202" in err
+    # the township in the planner's words, its nearest station and the setting that fixes it
+    line = next(x for x in err.split(": township ")[1:] if x.startswith("510122202"))
+    assert "510122202 " in line and "beyond the 3 km limit" in line, err
+    km = float(re.search(r"(\d+\.\d) km away", line).group(1))  # type: ignore[union-attr]
+    assert km > 3
+    assert f"raise police.max_distance_km to {math.ceil(km)}" in line
+    assert re.search(r"nearest police station \(派出所\) is PS\d+ \S+派出所", line), line
+    assert "group " not in err and "town_" not in err
     assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_pins_that_break_a_block_are_named_in_planner_words(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 510122001 has two police stations (PS01, PS13): a township keeps one at most
+    scenario = tmp_path / "pins.yaml"
+    scenario.write_text("police:\n  pin_open: [PS01, PS13]\n", encoding="utf-8")
+    out = tmp_path / "out_pins"
+    code = main(["plan", "--data", str(tiny_data), "--scenario", str(scenario), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "township 510122001 " in err and "2 派出所 pinned to stay open (PS01 " in err, err
+    assert "PS13 " in err and "a township keeps one at most: unpin 1 of them" in err
+    assert "group " not in err and "town_" not in err and "sites pinned" not in err
     assert not out.exists()
 
 
@@ -170,3 +195,26 @@ def test_sample_is_reproducible_and_plannable(tmp_path: Path) -> None:
     assert plan["synthetic"] is True
     assert {t["county_code"][:4] for t in plan["townships"]} == {"5118"}
     assert all(c["passed"] for c in plan["checks"])
+
+
+def test_a_pin_closing_the_only_station_in_reach_is_named_with_its_setting(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PS06 is 510122202's own station; within 3 km it is the only one, and it is pinned closed
+    scenario = tmp_path / "closed.yaml"
+    scenario.write_text("police:\n  max_distance_km: 3\n  pin_closed: [PS06]\n", encoding="utf-8")
+    code = main(
+        [
+            "plan",
+            "--data",
+            str(tiny_data),
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "township 510122202 " in err and "within the limits is PS06 " in err, err
+    assert "pinned closed: take it out of police.pin_closed" in err

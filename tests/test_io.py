@@ -39,6 +39,10 @@ FACILITY_COLUMNS = [
     "lon",
     "lat",
     "staff",
+    "judicial_assistants",
+    "judges",
+    "clerks",
+    "judicial_police",
     "site_from_seat",
 ]
 GBK_HEADERS = {

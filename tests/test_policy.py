@@ -200,3 +200,16 @@ def test_every_facility_type_rejects_the_same_bad_shared_settings(section: str) 
     text = str(info.value)
     for key in bad:
         assert f"{section}.{key}" in text
+
+
+def test_every_setting_reaches_plan_json_policy() -> None:
+    """A setting left out of a type's field order (court.seat_merge_km was) still round-trips."""
+    import dataclasses
+
+    p = Policy.from_dict({"court": {"seat_merge_km": 8}})
+    data = p.to_dict()
+    for key in ("police", "judicial", "court"):
+        names = {f.name for f in dataclasses.fields(getattr(p, key))}
+        assert set(data[key]) == names, key
+    assert data["court"]["seat_merge_km"] == 8
+    assert Policy.from_dict(data).court.seat_merge_km == 8

@@ -184,4 +184,5 @@ def test_station_beyond_the_travel_limit_is_infeasible(
     with pytest.raises(InfeasibleError) as err:
         make_plan(inputs, policy, types=[POLICE])
     msg = str(err.value)
-    assert "510122202" in msg and "4 minutes" in msg
+    assert "510122202" in msg and "beyond the 4 minute limit" in msg, msg
+    assert "pinned closed" in msg and "raise police.max_travel_minutes to" in msg

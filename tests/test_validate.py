@@ -352,3 +352,32 @@ def test_all_problems_in_one_error(
         "empty geometry",
     ):
         assert any(needle in p for p in problems), (needle, problems)
+
+
+def test_staff_by_role_must_be_whole_non_negative_and_within_staff(
+    make_data_dir: Callable[..., Path], tiny_facilities: pd.DataFrame
+) -> None:
+    facs = tiny_facilities
+    court = facs.index[facs["type"] == "court"]
+    facs["员额法官"] = None
+    facs["书记员"] = None
+    facs["司法警察"] = None
+    facs.loc[court, ["员额法官", "书记员", "司法警察"]] = 1
+    facs.loc[court[0], "员额法官"] = -1
+    facs.loc[court[1], "书记员"] = 1.5
+    facs.loc[court[2], "司法警察"] = 9  # staff 5: 1 + 1 + 9 > 5
+    problems = problems_of(make_data_dir(facilities=facs))
+    assert "judges is negative" in only(problems, "judges is negative")
+    assert "give a head count" in only(problems, "clerks is not a whole number")
+    assert "add up to more than staff" in only(problems, "add up to more than staff")
+
+
+def test_staff_by_role_read_from_chinese_headers(
+    make_data_dir: Callable[..., Path], tiny_facilities: pd.DataFrame
+) -> None:
+    facs = tiny_facilities
+    facs["司法助理员"] = (facs["type"] == "judicial_office").astype(int)
+    f = load_inputs(make_data_dir(facilities=facs)).facilities
+    offices = f[f["type"] == "judicial_office"]
+    assert (offices["judicial_assistants"] == 1).all()
+    assert f["judges"].isna().all()

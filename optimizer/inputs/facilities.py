@@ -7,6 +7,7 @@ places sites without lon/lat at the township seat. ``docs/inputs.md`` is the for
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +19,7 @@ from optimizer.inputs import geometry as geo
 from optimizer.inputs import validate as v
 from optimizer.inputs.canonical import column, to_4326
 from optimizer.inputs.files import read_error_message, read_layer, read_table
+from optimizer.schema import FACILITY_ROLE_COLUMNS
 
 __all__ = ["FACILITY_OUTPUT", "read_facilities"]
 
@@ -30,6 +32,7 @@ FACILITY_OUTPUT: tuple[str, ...] = (
     "lon",
     "lat",
     "staff",
+    *FACILITY_ROLE_COLUMNS,
     "site_from_seat",
 )
 
@@ -164,6 +167,8 @@ def _facility_values(
         column(table, mapping, "staff"), rows, "staff", required=False, labels=ids
     )
     problems += p
+    roles, p = _role_counts(table, mapping, rows, ids, staff)
+    problems += p
 
     if layer is not None:
         lon, lat, p = _layer_sites(layer, rows.file, crs, notes)
@@ -187,10 +192,47 @@ def _facility_values(
             "lon": lon.where(~out_of_range),
             "lat": lat.where(~out_of_range),
             "staff": staff,
+            **roles,
             "site_from_seat": False,
         }
     )
     return fac, out_of_range, problems
+
+
+def _role_counts(
+    table: pd.DataFrame, mapping: dict[str, str], rows: v.Rows, ids: pd.Series, staff: pd.Series
+) -> tuple[dict[str, pd.Series], list[str]]:
+    """Read the optional staff-by-role columns: whole numbers >= 0, together at most ``staff``.
+
+    Returns
+    -------
+    roles : dict
+        Column -> floats (NaN where blank or unusable, and for a column the file lacks).
+    problems : list of str
+        Non-numeric, negative, implausibly large and fractional counts, and rows whose roles
+        add up to more than their ``staff``.
+    """
+    roles: dict[str, pd.Series] = {}
+    problems: list[str] = []
+    for name in FACILITY_ROLE_COLUMNS:
+        values, p = v.check_numbers(
+            column(table, mapping, name), rows, name, required=False, labels=ids
+        )
+        problems += p
+        frac = [i for i, x in enumerate(values.tolist()) if math.isfinite(x) and x != round(x)]
+        if frac:
+            problems.append(
+                f"{rows.file}: {name} is not a whole number in {rows.many(frac)}; give a head count"
+            )
+        roles[name] = values
+    total = pd.concat(roles.values(), axis=1).sum(axis=1, min_count=1)
+    over = [i for i, (r, s) in enumerate(zip(total, staff, strict=True)) if r > s + 1e-9]
+    if over:
+        problems.append(
+            f"{rows.file}: the role counts ({', '.join(FACILITY_ROLE_COLUMNS)}) add up to more "
+            f"than staff in {rows.many(over)}; staff is the unit's whole head count"
+        )
+    return roles, problems
 
 
 def _layer_sites(

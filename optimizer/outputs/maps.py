@@ -45,7 +45,7 @@ from optimizer.outputs.map_data import (
     jurisdiction_colours,
     plan_map_data,
 )
-from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, FACILITY_TYPES, POLICE
 
 __all__ = [
     "PALETTE",
@@ -196,12 +196,14 @@ def _legend_entries(ftype: str) -> list[tuple[str, str]]:
     label = FACILITY_LABELS_ZH.get(ftype, ftype)
     becomes_zh = {"police_station": "改设警务室", "judicial_office": "改设司法服务点"}
     closed = becomes_zh.get(ftype, "并入相邻法庭")
-    out = []
-    for state, becomes, text in (
-        ("central", None, f"中心{label}（保留，服务 ≥ 2 个乡镇）"),
+    entries = [
         ("kept", None, f"保留的{label}"),
         ("closed", "merged" if ftype == "court" else None, f"撤并的{label}：{closed}"),
-    ):
+    ]
+    if ftype == POLICE:  # 中心 only where the plan uses it: 中心派出所
+        entries.insert(0, ("central", None, "中心派出所（保留，服务 ≥ 2 个乡镇）"))
+    out = []
+    for state, becomes, text in entries:
         svg, _ = _symbol_svg(ftype, state, becomes)
         out.append((svg, text))
     return out
@@ -421,6 +423,47 @@ def _drawable(townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return geo.reset_index(drop=True)
 
 
+def _decorate_page(
+    m: folium.Map,
+    title: str,
+    facility_types: Sequence[str],
+    *,
+    synthetic: bool,
+    tiles: str | None,
+) -> None:
+    """Add the page's style, title box, legend and browser title to the map.
+
+    Parameters
+    ----------
+    m
+        The map being built.
+    title
+        The plan's title (escaped here).
+    facility_types
+        Types the legend lists, in order.
+    synthetic
+        Mark the title and legend as 合成数据.
+    tiles
+        The basemap template, if any (the legend says when there is none).
+    """
+    root = m.get_root()
+    root.header.add_child(  # type: ignore[attr-defined]
+        Element(
+            "<style>html body .leaflet-container{background:#ffffff;font-family:"
+            + _FONT
+            + "}.plan-symbol{background:none;border:none}"
+            ".leaflet-control-layers{font-family:" + _FONT + ";font-size:13px}</style>"
+        ),
+        name="plan_style",
+    )
+    root.html.add_child(Element(_title_html(title, synthetic)), name="plan_title")  # type: ignore[attr-defined]
+    root.html.add_child(  # type: ignore[attr-defined]
+        Element(_legend_html(facility_types, synthetic, tiles)), name="plan_legend"
+    )
+    page_title = f"{title}（合成数据）" if synthetic else title
+    root.title = html.escape(page_title, quote=True)  # type: ignore[attr-defined]
+
+
 def plan_map(
     townships: gpd.GeoDataFrame,
     facilities: pd.DataFrame,
@@ -524,22 +567,7 @@ def plan_map(
     data["bounds"] = [[miny, minx], [maxy, maxx]]
     _PlanLayers(data).add_to(m)  # fits the view to the bounds itself, without animation
 
-    root = m.get_root()
-    root.header.add_child(  # type: ignore[attr-defined]
-        Element(
-            "<style>html body .leaflet-container{background:#ffffff;font-family:"
-            + _FONT
-            + "}.plan-symbol{background:none;border:none}"
-            ".leaflet-control-layers{font-family:" + _FONT + ";font-size:13px}</style>"
-        ),
-        name="plan_style",
-    )
-    root.html.add_child(Element(_title_html(title, synthetic)), name="plan_title")  # type: ignore[attr-defined]
-    root.html.add_child(  # type: ignore[attr-defined]
-        Element(_legend_html(facility_types, synthetic, tiles)), name="plan_legend"
-    )
-    page_title = f"{title}（合成数据）" if synthetic else title
-    root.title = html.escape(page_title, quote=True)  # type: ignore[attr-defined]
+    _decorate_page(m, title, facility_types, synthetic=synthetic, tiles=tiles)
     _stabilise_ids(m)
     logger.debug("plan map %r: %d types, %d townships", title, len(facility_types), len(geo))
     return m

@@ -12,6 +12,7 @@ from typing import Any
 from optimizer.outputs.grassroots import grassroots_json  # grassroots (issue 14)
 from optimizer.report import Plan
 from optimizer.report.metrics import json_number, json_text
+from optimizer.rules.staffing import ROLE_MINIMA
 
 __all__ = ["SCHEMA_VERSION", "plan_json_text", "plan_to_dict"]
 
@@ -85,6 +86,9 @@ def facility_records(plan: Plan) -> list[dict[str, Any]]:
                 "merged_into": json_text(getattr(r, "merged_into", None)),
                 "minimum_staff": json_number(getattr(r, "minimum_staff", None)),
                 "proposed_staff": json_number(getattr(r, "proposed_staff", None)),
+                "roles": {
+                    c: json_number(getattr(r, c, None)) for c in ROLE_MINIMA.get(str(r.type), {})
+                },
             }
         )
     return fac_records

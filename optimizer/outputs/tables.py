@@ -156,6 +156,30 @@ def _township_table(plan: Plan) -> pd.DataFrame:
     return out.sort_values("code")
 
 
+def _township_headers(types: tuple[str, ...]) -> dict[str, str]:
+    """Return the Chinese header of every township column (workbook, ``csv_headers: zh``)."""
+    town_headers = {
+        "code": "乡镇代码",
+        "name": "乡镇名称",
+        "county_code": "区县代码",
+        "kind": "类型",
+        "population": "常住人口",
+        "incidents": "年警情",
+        "tibetan_area": "涉藏地区",
+        "below_threshold": "低于设所标准",
+    }
+    for t in types:
+        label = FACILITY_LABELS_ZH[t]
+        town_headers[f"in_township__{t}"] = f"本乡镇{label}（保留/撤并后设为）"
+        town_headers[f"served_by__{t}"] = f"{label}（方案）"
+        town_headers[f"distance_km__{t}"] = f"到{label}距离（公里，方案）"
+        town_headers[f"before_by__{t}"] = f"{label}（调整前）"
+        town_headers[f"distance_before_km__{t}"] = f"到{label}距离（公里，调整前）"
+        town_headers[f"minutes__{t}"] = f"到{label}时间（分钟，方案）"
+        town_headers[f"minutes_before__{t}"] = f"到{label}时间（分钟，调整前）"
+    return town_headers
+
+
 def write_tables(plan: Plan, d: Path) -> list[str]:
     """Write ``facilities.csv``, ``townships.csv`` (UTF-8 with BOM) and ``plan.xlsx``.
 
@@ -173,10 +197,17 @@ def write_tables(plan: Plan, d: Path) -> list[str]:
     """
     fac = _facility_table(plan)
     towns = _township_table(plan)
-    office.csv_safe(fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"])).to_csv(
+    fac_csv = fac.drop(columns=["type_zh", "decision_zh", "becomes_zh"])
+    towns_csv = towns
+    if plan.policy.outputs.csv_headers == "zh":  # the workbook's Chinese names
+        fac_csv = fac_csv.rename(
+            columns={**_FACILITY_HEADERS, "decision": "方案", "becomes": "撤并后设为"}
+        )
+        towns_csv = towns.rename(columns=_township_headers(plan.types))
+    office.csv_safe(fac_csv).to_csv(
         d / "facilities.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
-    office.csv_safe(towns).to_csv(
+    office.csv_safe(towns_csv).to_csv(
         d / "townships.csv", index=False, encoding="utf-8-sig", lineterminator="\n"
     )
     _write_workbook(plan, fac, towns, d / "plan.xlsx")
@@ -291,25 +322,7 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
             for c in plan.checks
         ]
     )
-    town_headers = {
-        "code": "乡镇代码",
-        "name": "乡镇名称",
-        "county_code": "区县代码",
-        "kind": "类型",
-        "population": "常住人口",
-        "incidents": "年警情",
-        "tibetan_area": "涉藏地区",
-        "below_threshold": "低于设所标准",
-    }
-    for t in plan.types:
-        label = FACILITY_LABELS_ZH[t]
-        town_headers[f"in_township__{t}"] = f"本乡镇{label}（保留/撤并后设为）"
-        town_headers[f"served_by__{t}"] = f"{label}（方案）"
-        town_headers[f"distance_km__{t}"] = f"到{label}距离（公里，方案）"
-        town_headers[f"before_by__{t}"] = f"{label}（调整前）"
-        town_headers[f"distance_before_km__{t}"] = f"到{label}距离（公里，调整前）"
-        town_headers[f"minutes__{t}"] = f"到{label}时间（分钟，方案）"
-        town_headers[f"minutes_before__{t}"] = f"到{label}时间（分钟，调整前）"
+    town_headers = _township_headers(plan.types)
     by_county = []
     for t in plan.types:
         for r in plan.metrics[t].by_county:

@@ -347,33 +347,153 @@ def _keep_assigned(ctx: SiteContext, ti: np.ndarray, si: np.ndarray, ok: np.ndar
         raise InfeasibleError(problems)
 
 
-def check_reachable(ctx: SiteContext, pairs: Pairs, clients: np.ndarray) -> None:
-    """Raise, naming the townships, when a served township has no allowed facility."""
-    spec, tw, t = ctx.spec, ctx.tw, ctx.spec.type
+def check_reachable(
+    ctx: SiteContext,
+    tables: Tables,
+    pairs: Pairs,
+    clients: np.ndarray,
+    court_adj: dict[int, set[int]],
+    before_s: np.ndarray,
+) -> None:
+    """Raise when a served township has no allowed facility, saying what would fix it.
+
+    Each message names the township (code and name), its nearest facility of the type in its
+    county (id and name) with its distance or travel time, the limit it breaks and the setting
+    to change (the limit rounded up, the pin, courts: the adjacency or the seat merge).
+    """
     unreachable = sorted(set(clients.tolist()) - set(pairs.t.tolist()))
     if not unreachable:
         return
-    reach = (
-        " and ".join(
-            x
-            for x in (
-                f"within {spec.max_distance_km:g} km" if spec.max_distance_km else "",
-                f"within {spec.max_minutes:g} minutes" if spec.max_minutes else "",
-            )
-            if x
-        )
-        or "in its county"
-    )
+    row = {int(i): (table, k) for table in tables.values() for k, i in enumerate(table[0])}
     raise InfeasibleError(
-        [
-            f"township {tw.at[i, 'code']!s} {tw.at[i, 'name']!s} has no {t} ({ctx.label}) that may stay "
-            f"open {reach}"
-            for i in unreachable
-        ]
-        + [
-            f"raise the {t.split('_')[0]} distance or travel-time limit, or unpin a closed facility"
-        ],
+        [unreachable_text(ctx, *row[i], i, court_adj, before_s) for i in unreachable]
     )
+
+
+def unreachable_text(
+    ctx: SiteContext,
+    table: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    row: int,
+    i: int,
+    court_adj: dict[int, set[int]],
+    before_s: np.ndarray,
+) -> str:
+    """Return the message of one township that no facility of the type may serve."""
+    spec, tw = ctx.spec, ctx.tw
+    section = {"police_station": "police", "judicial_office": "judicial"}.get(spec.type, "court")
+    kind = {"police_station": "police station", "judicial_office": "judicial office"}.get(
+        spec.type, "people's court"
+    )
+    _, si, d, mins, _ = table
+    d, mins = d[row], mins[row]
+    town = f"township {tw.at[i, 'code']!s} {tw.at[i, 'name']!s}"
+
+    def who(k: int) -> str:
+        j = int(si[k])
+        return f"{ctx.ids[j]} {ctx.fac.at[j, 'name']!s}"
+
+    fixes = []
+    k_d = int(np.argmin(d))
+    if spec.max_distance_km is not None and d[k_d] > spec.max_distance_km + 1e-9:
+        fixes.append(
+            f"the nearest {kind} ({ctx.label}) is {who(k_d)}, {d[k_d]:.1f} km away, beyond the "
+            f"{spec.max_distance_km:g} km limit: raise {section}.max_distance_km to "
+            f"{math.ceil(d[k_d] - 1e-9)}"
+        )
+    k_m = int(np.argmin(mins))
+    if spec.max_minutes is not None and mins[k_m] > spec.max_minutes + 1e-9:
+        fixes.append(
+            f"the quickest {kind} ({ctx.label}) to reach is {who(k_m)}, {mins[k_m]:.0f} minutes "
+            f"away, beyond the {spec.max_minutes:g} minute limit: raise "
+            f"{section}.max_travel_minutes to {math.ceil(mins[k_m] - 1e-9)}"
+        )
+    if fixes:
+        return f"{town}: " + "; ".join(fixes)
+    within = np.ones(len(si), dtype=bool)
+    if spec.max_distance_km is not None:
+        within &= d <= spec.max_distance_km + 1e-9
+    if spec.max_minutes is not None:
+        within &= mins <= spec.max_minutes + 1e-9
+    k = int(np.argmin(np.where(within, d, np.inf)))
+    j = int(si[k])
+    if j in ctx.pinned_closed:
+        why = f"pinned closed: take it out of {section}.pin_closed"
+    elif j in ctx.merged_basic:
+        why = "merged into the basic court (基层法院) by court.seat_merge_km: lower it"
+    elif spec.adjacent_only:
+        own = int(before_s[i])
+        own_text = f"{ctx.ids[own]} {ctx.fac.at[own, 'name']!s}" if own >= 0 else "none"
+        why = (
+            f"not its court today ({own_text}) nor adjacent to it (court.adjacent_only): "
+            "pin its court open (court.pin_open) or raise the distance limit"
+        )
+    else:  # pragma: no cover - every reason an allowed pair is dropped is named above
+        why = "excluded by the rules"
+    text = (
+        f"{town}: the nearest {kind} ({ctx.label}) within the limits is {who(k)}, "
+        f"{d[k]:.1f} km away, but it is {why}"
+    )
+    may = ~np.isin(si, list(ctx.pinned_closed | ctx.merged_basic))
+    if may.any() and not spec.adjacent_only:
+        k2 = int(np.argmin(np.where(may, mins if spec.max_minutes else d, np.inf)))
+        far = ""
+        if spec.max_minutes is not None and mins[k2] > spec.max_minutes + 1e-9:
+            far = (
+                f"{mins[k2]:.0f} minutes away, beyond the {spec.max_minutes:g} minute limit: "
+                f"or raise {section}.max_travel_minutes to {math.ceil(mins[k2] - 1e-9)}"
+            )
+        elif spec.max_distance_km is not None and d[k2] > spec.max_distance_km + 1e-9:
+            far = (
+                f"{d[k2]:.1f} km away, beyond the {spec.max_distance_km:g} km limit: or raise "
+                f"{section}.max_distance_km to {math.ceil(d[k2] - 1e-9)}"
+            )
+        if far:
+            text += f"; the nearest that may stay open is {who(k2)}, {far}"
+    return text
+
+
+def check_groups(ctx: SiteContext, groups: list[SiteGroup], fixed_closed: set[int]) -> None:
+    """Raise when pins make a block of the model impossible, in the planner's words.
+
+    The blocks are those of :func:`formulate`: at most one kept facility per township
+    (``town_``), the fewest exceptions of a county (``exc_``), the count limit of a scope
+    (``scope_``). The solver would find the same conflicts, but name only the blocks. A
+    township keeping one of its own (``own_``) is left to the solver: those groups are dropped
+    with a note when they cannot hold (:mod:`optimizer.planning.plan`).
+    """
+    spec, tw = ctx.spec, ctx.tw
+    section = {"police_station": "police", "judicial_office": "judicial"}.get(spec.type, "court")
+    pins = f"{section}.pin_open / {section}.assign_townships"
+    problems = []
+    for g in groups:
+        members = [int(j) for j in g.sites]
+        fixed = [j for j in members if j in ctx.pinned_open]
+        free = [j for j in members if j not in fixed_closed]
+        listed = ", ".join(f"{ctx.ids[j]} {ctx.fac.at[j, 'name']!s}" for j in fixed)
+        kind, _, key = g.name.partition("_")
+        if kind == "own":
+            continue
+        if kind == "town":
+            i = int(ctx.s_town[members[0]])
+            where = f"township {tw.at[i, 'code']!s} {tw.at[i, 'name']!s}"
+        elif kind == "exc":
+            where = f"county {key} (townships below the clause-4 threshold)"
+        else:
+            where = f"scope {key} (at most {g.max_open} of today's {len(members)} {ctx.label} kept)"
+        if g.max_open is not None and len(fixed) > g.max_open:
+            what = "a township keeps one at most" if kind == "town" else "the cut leaves fewer"
+            problems.append(
+                f"{where}: {len(fixed)} {ctx.label} pinned to stay open ({listed}) but {what}: "
+                f"unpin {len(fixed) - g.max_open} of them ({pins})"
+                + ("" if kind == "town" else f" or lower {section}.reduction")
+            )
+        if g.min_open > len(free):
+            problems.append(
+                f"{where}: needs {g.min_open} {ctx.label} kept but only {len(free)} may stay "
+                f"open: take some out of {section}.pin_closed"
+            )
+    if problems:
+        raise InfeasibleError(problems)
 
 
 @dataclass
@@ -752,13 +872,14 @@ def formulate(
     served_mask, clients, c_of_t = seat_merges(ctx, g, served_mask, before_s)
     court_adj = current_neighbours(inputs, g, before_s, ctx.n_s) if spec.adjacent_only else {}
     pairs = allowed_pairs(ctx, tables, before_s, court_adj)
-    check_reachable(ctx, pairs, clients)
+    check_reachable(ctx, tables, pairs, clients, court_adj, before_s)
     screen = screen_blocks(ctx, pairs, served_mask, budget)
     groups = screen.groups + township_groups(ctx)
     limits, count_blocks = count_groups(ctx, pairs, served_mask, screen, budget)
     groups += count_blocks
     own_groups = own_township_groups(ctx, screen, limits)
     groups += own_groups
+    check_groups(ctx, groups, screen.fixed_closed)
     site_min, remote, remote_by = caseload_floors(
         ctx, served_mask, tables, court_adj, use_roads=inputs.roads is not None, travel=travel
     )

@@ -36,6 +36,7 @@ from optimizer.errors import DataError
 from optimizer.report.checks import Check, make_check
 from optimizer.rules.staffing import (
     CLAUSE,
+    ROLE_MINIMA,
     SHARE_TOTAL,
     StaffingPolicy,
     Workload,
@@ -469,6 +470,7 @@ def propose_staffing(
     units = pd.DataFrame(unit_rows, columns=_UNIT_COLUMNS)
     county_df = pd.DataFrame(county_rows, columns=_COUNTY_COLUMNS)
     checks = _checks(units, county_df, policy, types)
+    checks += _role_checks(f, units, types, notes)
     logger.info(
         "staffing: %d kept units in %d county rows, shortfall %d, %d checks",
         int((units["decision"] == "keep").sum()),
@@ -1064,6 +1066,92 @@ def _minimum_check(t: str, u: pd.DataFrame, c: pd.DataFrame, policy: StaffingPol
         f"{len(u) - len(below)} of {len(u)} kept {FACILITY_LABELS_ZH[t]} at the minimum",
         violations=short,
     )
+
+
+def _role_checks(
+    f: pd.DataFrame, units: pd.DataFrame, types: list[str], notes: list[str]
+) -> list[Check]:
+    """Check the minima per role where the facilities give staff by role (clauses 8, 12).
+
+    A kept unit's roles are its own plus those of the closed units it absorbs (their staff
+    move with their posts); the move-down and the rebalancing are head counts and name no role.
+    Where a type's facilities give no role column, the minima are checked by head count only
+    (:func:`_minimum_check`) and a note says so.
+
+    Parameters
+    ----------
+    f
+        The prepared facilities (role columns optional, NaN where not given).
+    units
+        The proposal's unit rows (``moved_to`` of the closed units).
+    types
+        The facility types of the plan.
+    notes
+        Receives the head-count-only and blank-role notes.
+
+    Returns
+    -------
+    list of Check
+        One check per type with roles given: ``met`` when every kept unit has each role, else
+        ``not_met`` listing each unit with the roles it lacks (确保: no exceptions).
+    """
+    checks = []
+    for t in types:
+        roles = ROLE_MINIMA.get(t, {})
+        cols = [c for c in roles if c in f.columns]
+        ft = f[f["type"] == t].set_index("id")
+        if not roles:
+            continue
+        if not cols or not ft[cols].notna().to_numpy().any():
+            notes.append(
+                f"{t}: the facilities give no staff by role ({', '.join(roles)}): clause "
+                f"{CLAUSE[t]} minima checked by head count only"
+            )
+            continue
+        blank = ft.index[ft[cols].isna().all(axis=1)].tolist()
+        if blank:
+            notes.append(
+                f"{t}: no staff by role for {len(blank)} facilities, counted as 0: "
+                + ", ".join(blank[:10])
+                + (" …" if len(blank) > 10 else "")
+            )
+        counts = ft[cols].fillna(0).round().astype("int64")
+        u = units[units["type"] == t]
+        kept = u.loc[u["decision"] == "keep", "id"].tolist()
+        closed = u[(u["decision"] == "close") & u["moved_to"].notna()]
+        have = counts.reindex(kept).fillna(0)
+        moved = counts.reindex(closed["id"]).groupby(closed["moved_to"].to_numpy()).sum()
+        have = have.add(moved.reindex(kept).fillna(0), fill_value=0).astype("int64")
+        short = []
+        for uid, row in have.iterrows():
+            lack = {c: roles[c][1] - int(row[c]) for c in cols if int(row[c]) < roles[c][1]}
+            if lack:
+                words = "、".join(f"{roles[c][0]}{n}名" for c, n in lack.items())
+                held = "、".join(f"{roles[c][0]}{int(row[c])}" for c in cols)
+                short.append(
+                    {
+                        "id": str(uid),
+                        "missing": lack,
+                        "reason": f"缺{words}（本{FACILITY_LABELS_ZH[t][-1]}及并入机构合计：{held}）；"
+                        "需从县级机关下沉或增配该岗位人员",
+                    }
+                )
+        names = "、".join(f"{n}名{roles[c][0]}" for c, (_, n) in roles.items())
+        english = ", ".join(
+            f"{n} {c.removesuffix('s').replace('_', ' ')}" for c, (_, n) in roles.items()
+        )
+        checks.append(
+            make_check(
+                t,
+                CLAUSE[t],
+                f"每个{FACILITY_LABELS_ZH[t]}至少配备{names}（按岗位核对）/ by role: each kept "
+                f"{FACILITY_LABELS_ZH[t]} has at least {english}",
+                {c: roles[c][1] for c in roles},
+                f"{len(have) - len(short)} of {len(have)} kept {FACILITY_LABELS_ZH[t]} have every role",
+                violations=short,
+            )
+        )
+    return checks
 
 
 def _office_post_check(closed: pd.DataFrame, policy: StaffingPolicy) -> Check:

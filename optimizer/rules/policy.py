@@ -27,6 +27,7 @@ __all__ = [
     "JudicialPolicy",
     "PolicePolicy",
     "Policy",
+    "OutputSettings",
     "TravelSettings",
     "SolverSettings",
     "load_scenario",
@@ -149,7 +150,9 @@ class FacilityPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         """Return every setting as plain data (lists for tuples), in :attr:`field_order`."""
-        names = self.field_order or tuple(f.name for f in fields(self))
+        every = tuple(f.name for f in fields(self))
+        # the order given, then any setting it leaves out: plan.json never drops a setting
+        names = tuple(self.field_order) + tuple(n for n in every if n not in self.field_order)
         return {
             n: list(v) if isinstance(v, tuple) else v for n in names for v in [getattr(self, n)]
         }
@@ -322,6 +325,7 @@ class CourtPolicy(FacilityPolicy):
         "remote_km",
         "cases_per_10k",
         "adjacent_only",
+        "seat_merge_km",
         "reduction",
         "scope",
         "max_distance_km",
@@ -391,6 +395,21 @@ class TravelSettings:
 
 
 @dataclass(frozen=True)
+class OutputSettings:
+    """How the files meant for people are written.
+
+    Parameters
+    ----------
+    csv_headers
+        Header row of ``facilities.csv`` and ``townships.csv``: ``en`` (default: the stable
+        English column names, as in plan.json, for scripts) or ``zh`` (the Chinese names the
+        workbook uses, e.g. 编号, 方案, 乡镇代码). The cells are the same either way.
+    """
+
+    csv_headers: Literal["en", "zh"] = "en"
+
+
+@dataclass(frozen=True)
 class SolverSettings:
     """How the integer programs are solved.
 
@@ -444,6 +463,8 @@ class Policy:
         people it serves were on average this many km closer (0 = off).
     solver
         Solver settings.
+    outputs
+        How the CSVs meant for people are written (``csv_headers``).
     grassroots
         Grids, 综治中心, 雪亮工程 and mediators below the township (clauses 13-18); see
         :mod:`optimizer.rules.grassroots`.
@@ -461,6 +482,7 @@ class Policy:
     colocation_bonus_km: float = 0.0
     travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    outputs: OutputSettings = field(default_factory=OutputSettings)
     grassroots: GrassrootsPolicy = field(default_factory=GrassrootsPolicy)  # issue 14
     township_kinds: dict[str, dict[str, str]] = field(default_factory=dict)
 

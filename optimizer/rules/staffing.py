@@ -24,6 +24,7 @@ from optimizer.schema import (
 __all__ = [
     "CLAUSE",
     "DEFAULT_WORKLOAD",
+    "ROLE_MINIMA",
     "SHARE_TOTAL",
     "StaffingPolicy",
     "Workload",
@@ -42,6 +43,14 @@ DEFAULT_WORKLOAD: dict[str, Workload] = {
 CLAUSE = {POLICE: "6", JUDICIAL: "8", COURT: "12"}
 #: County total the share is taken of, per facility type (courts have no share rule).
 SHARE_TOTAL = {POLICE: "police_total", JUDICIAL: "judicial_establishment"}
+#: The roles the minima name, per facility type: facility column -> (Chinese name, minimum).
+#: Clause 8: 1 司法助理员 per office (the second person may hold any post, so the office's
+#: total stays ``office_min_staff``); clause 12: 1 员额法官 + 1 书记员 + 1 司法警察 per court
+#: (法官助理 only 有条件的, no minimum). Clause 6 counts 民警 only: stations have no roles.
+ROLE_MINIMA: dict[str, dict[str, tuple[str, int]]] = {
+    JUDICIAL: {"judicial_assistants": ("司法助理员", 1)},
+    COURT: {"judges": ("员额法官", 1), "clerks": ("书记员", 1), "judicial_police": ("司法警察", 1)},
+}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from optimizer.solver.budget import Budget
 from optimizer.solver.dense_radius import solve_dense_radius
 from optimizer.solver.highs import MipOptions, SolverName, quiet_logs
 from optimizer.solver.lagrangian import TreeResult
+from optimizer.solver.priced import price_coupling
 from optimizer.solver.problem import (
     LocationProblem,
     LocationResult,
@@ -376,10 +377,11 @@ def _solve_blocks(
     weight = np.bincount(pair_block[pair_block >= 0], minlength=len(blocks)) + 1.0
     order = np.argsort(weight, kind="stable").tolist()
     results: dict[int, LocationResult] = {}
+    subs: dict[int, LocationProblem] = {}
     failed: dict[int, list[str]] = {}
     for done, b in enumerate(order, start=1):
         clients, sites = blocks[b]
-        sub = sub_problem(prob, clients, sites, pair_block == b, local[b])
+        sub = subs[b] = sub_problem(prob, clients, sites, pair_block == b, local[b])
         seconds = _block_seconds(
             budget, weight[b], float(weight[order[done - 1 :]].sum()), len(order) - done
         )
@@ -413,7 +415,25 @@ def _solve_blocks(
         err.client_blocks = [c for c, _ in bad]
         raise err
     solved = [(blocks[b][0], blocks[b][1], results[b]) for b in sorted(results)]
-    return _combine(prob, opts, budget, solved, coupling, len(blocks))
+    combined = _combine(prob, opts, budget, solved, coupling, len(blocks))
+    if combined is not None or not coupling:
+        return combined
+    priced = price_coupling(
+        subs,
+        [s for _, s in blocks],
+        results,
+        coupling,
+        lambda sub, seconds: solve_block(sub, opts, seconds, heuristic_seconds=heuristic_seconds),
+        budget,
+        opts.gap,
+    )
+    if priced is None:
+        return None
+    solved = [(blocks[b][0], blocks[b][1], priced.results[b]) for b in sorted(priced.results)]
+    logger.debug("count bounds across blocks met by a price: %d more block solves", priced.solves)
+    return _combine(
+        prob, opts, budget, solved, coupling, len(blocks), bound=priced.bound, priced=True
+    )
 
 
 def _block_seconds(budget: Budget, weight: float, total: float, after: int) -> float | None:
@@ -470,17 +490,24 @@ def _combine(
     results: list[tuple[np.ndarray, np.ndarray, LocationResult]],
     coupling: list[SiteGroup],
     n_blocks: int,
+    *,
+    bound: float | None = None,
+    priced: bool = False,
 ) -> LocationResult | None:
-    """Join the blocks' plans; None when a count bound across blocks is not met."""
+    """Join the blocks' plans; None when a count bound across blocks is not met.
+
+    ``bound`` replaces the sum of the blocks' bounds (the Lagrangian bound of a priced count,
+    :mod:`optimizer.solver.priced`); the status is then settled by the gap alone.
+    """
     open_all: list[int] = []
     assignment = np.full(prob.n_clients, -1, dtype=np.int64)
-    objective = bound = 0.0
+    objective = total_bound = 0.0
     n_vars = n_cons = nnz = rounds = 0
     for clients, sites, r in results:
         open_all += sites[r.open_sites].tolist()
         assignment[clients] = sites[r.assignment]
         objective += r.objective
-        bound += r.bound
+        total_bound += r.bound
         n_vars += r.n_variables
         n_cons += r.n_constraints
         nnz += r.n_nonzeros
@@ -489,22 +516,20 @@ def _combine(
     for g in coupling:
         n = len(opened & set(np.asarray(g.sites).tolist()))
         if n < g.min_open or (g.max_open is not None and n > g.max_open):
-            logger.debug(
-                "count bound %s is not met by the blocks' optima; solving as a whole", g.name
-            )
+            logger.debug("count bound %s is not met by the blocks' optima", g.name)
             return None
-    optimal = all(r.status == SolveStatus.OPTIMAL for _, _, r in results)
+    optimal = priced or all(r.status == SolveStatus.OPTIMAL for _, _, r in results)
     return finish(
         prob,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
         objective=objective,
-        bound=bound,
+        bound=total_bound if bound is None else bound,
         gap=opts.gap,
         budget=budget,
         open_sites=sorted(opened),
         assignment=assignment,
         solver=opts.solver,
-        formulation=f"{n_blocks} blocks",
+        formulation=f"{n_blocks} blocks" + (", priced count" if priced else ""),
         size=(n_vars, n_cons, nnz),
         rounds=rounds,
         time_limit_reached=any(r.time_limit_reached for _, _, r in results),
