@@ -190,12 +190,124 @@ def test_same_inputs_give_the_same_grids(sample_grids):
     assert first.zones_timed_out == again.zones_timed_out == 0
 
 
-def test_partition_screen_is_exact_on_small_pieces():
-    from optimizer.planning.grids import partition_exists
+def _exact(hh, edges, lo, hi, xy=None):
+    from optimizer.planning.districts import best_partition, connected_groups
 
+    hh = np.asarray(hh, dtype=float)
+    xy = np.column_stack([np.arange(len(hh)), np.zeros(len(hh))]) if xy is None else xy
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    return best_partition(connected_groups(hh, d, np.asarray(edges), hi), lo)
+
+
+def test_exact_partition_decides_feasibility_on_small_pieces():
     path = np.array([[0, 1], [1, 2], [2, 3]])
-    hh = np.array([150.0, 150, 150, 150])
-    assert partition_exists(hh, path, 200, 400)  # {0,1}, {2,3}
-    assert not partition_exists(hh, path, 350, 400)  # no connected pair or triple fits
+    hh = [150.0, 150, 150, 150]
+    centres, _ = _exact(hh, path, 200, 400)  # {0,1}, {2,3}
+    assert len(set(centres[:2])) == 1 and len(set(centres[2:])) == 1
+    assert centres[0] != centres[2]
+    assert _exact(hh, path, 350, 400) is None  # no connected pair or triple fits
     star = np.array([[0, 1], [0, 2], [0, 3]])  # 1, 2, 3 touch only 0: one group must hold all
-    assert not partition_exists(np.array([100.0, 150, 150, 150]), star, 200, 400)
+    assert _exact([100.0, 150, 150, 150], star, 200, 400) is None
+
+
+def _delaunay_graph(rng, n):
+    from scipy.spatial import Delaunay
+
+    xy = rng.random((n, 2)) * 5000.0
+    tri = Delaunay(xy).simplices
+    e = np.vstack([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]])
+    return xy, np.unique(np.sort(e, axis=1), axis=0)
+
+
+def test_exact_partition_matches_brute_force():
+    """The enumeration's partition is the cheapest one, found independently by recursion."""
+    import itertools
+
+    import networkx as nx
+
+    def cheapest(rest, hh, d, graph):
+        if not rest:
+            return 0.0
+        first, others, best = min(rest), sorted(rest - {min(rest)}), np.inf
+        for r in range(len(others) + 1):
+            for extra in itertools.combinations(others, r):
+                group = [first, *extra]
+                if not 200 <= hh[group].sum() <= 400:
+                    continue
+                if not nx.is_connected(graph.subgraph(group)):
+                    continue
+                cost = min(float(hh[group] @ d[group, c]) for c in group)
+                best = min(best, cost + cheapest(rest - set(group), hh, d, graph))
+        return best
+
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        n = int(rng.integers(3, 9))
+        xy, edges = _delaunay_graph(rng, n)
+        hh = rng.integers(60, 300, n).astype(float)
+        d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        graph = nx.Graph(edges.tolist())
+        want = cheapest(frozenset(range(n)), hh, d, graph)
+        got = _exact(hh, edges, 200, 400, xy)
+        if got is None:
+            assert want == np.inf
+            continue
+        centres, cost = got
+        assert cost == pytest.approx(want)
+        assert float(hh @ d[np.arange(n), centres]) == pytest.approx(cost)
+        for c in set(centres.tolist()):  # every grid connected, within bounds, holds its centre
+            group = np.flatnonzero(centres == c)
+            assert c in group and 200 <= hh[group].sum() <= 400
+            assert nx.is_connected(graph.subgraph(group.tolist()))
+
+
+def test_exact_partition_is_no_worse_than_the_solver_model():
+    """On the same piece the solver core's districting model finds no cheaper partition."""
+    from optimizer.planning.grids import _problem
+    from optimizer.solver import solve
+
+    rng = np.random.default_rng(3)
+    for n in (8, 12):
+        xy, edges = _delaunay_graph(rng, n)
+        hh = rng.integers(80, 200, n).astype(float)
+        d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) / 1000.0
+        got = _exact(hh, edges, 200, 400, xy / 1000.0)
+        assert got is not None
+        res = solve(_problem(d, edges, hh, 200, 400, n), time_limit=60, gap=1e-6, seed=0)
+        mip = float(hh @ d[np.arange(n), res.assignment])
+        assert got[1] <= mip + 1e-9
+        assert got[1] == pytest.approx(mip, rel=1e-4)
+
+
+def test_split_pieces_are_connected_and_bounded():
+    import networkx as nx
+
+    from optimizer.planning.districts import split_connected
+
+    rng = np.random.default_rng(11)
+    xy, edges = _delaunay_graph(rng, 70)
+    pieces = split_connected(xy, edges, 16)
+    assert sorted(np.concatenate(pieces).tolist()) == list(range(70))
+    graph = nx.Graph(edges.tolist())
+    for p in pieces:
+        assert 1 <= len(p) <= 16
+        assert nx.is_connected(graph.subgraph(p.tolist()))
+    again = split_connected(xy, edges, 16)
+    assert all(np.array_equal(a, b) for a, b in zip(pieces, again, strict=True))
+
+
+def test_pieces_above_the_exact_limit_go_to_the_solver_model():
+    """With grid_exact_blocks below a piece's size the solver core draws it, within bounds."""
+    geoms = [box(104.0 + 0.01 * i, 30.0, 104.01 + 0.01 * i, 30.01) for i in range(6)]
+    hh = [120, 250, 260, 240, 150, 130]
+    vin = _row(["201", "202", "203", "204", "205", "206"], hh, ["村"] * 6, geoms)
+    p = GrassrootsPolicy(grid_exact_blocks=2, grid_max_blocks=40)
+    plan = plan_grids(vin, p, budget=TimeBudget(60))
+    assert plan.problems_solved >= 1 and plan.zones_split == 0
+    exact = plan_grids(vin, GrassrootsPolicy(), budget=TimeBudget(60))
+    assert exact.problems_solved == 0 and exact.exact_pieces >= 1
+    for g in (plan.grids, exact.grids):
+        assert g["households"].sum() == sum(hh)
+        assert (g["deviation"] == 0).all(), g[["villages", "households", "deviation"]]
+        for geom in g.to_crs(METRIC).geometry:
+            assert shapely.get_num_geometries(geom.buffer(0.5)) == 1

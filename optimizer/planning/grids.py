@@ -2,17 +2,24 @@
 
 Building blocks are the villages; a village with more households than a grid may hold is
 first cut into equal-area strips across its longer side (households spread by area, the only
-assumption the data allow), each at most a grid's upper bound. The solver core then joins the
-blocks of each township and kind (社区 blocks into urban grids, 村 blocks into rural ones) into
-grids: a location problem whose sites are the blocks themselves, with the blocks' households
-as loads, the planner's bounds as the load bounds of an open grid, and the blocks' adjacency as
-the contiguity graph (every grid one connected piece holding its centre block), minimising
-household-weighted distance to the grid's centre block (compactness). It is solved to
-optimality by :func:`optimizer.solver.solve` (the assignment MIP with contiguity cuts).
+assumption the data allow), each at most a grid's upper bound. Where blocks lie outside the
+bounds, they and their neighbours (one zone per township and kind: 社区 blocks make urban grids,
+村 blocks rural ones) are cut finer and joined again into grids: a districting problem whose
+centres are the blocks themselves, with the blocks' households as loads, the planner's bounds
+as the load bounds of a grid, and the blocks' adjacency as the contiguity graph (every grid one
+connected piece holding its centre block), minimising household-weighted distance to the
+grid's centre block (compactness).
+
+A connected piece of up to ``grassroots.grid_exact_blocks`` blocks is solved exactly without a
+model (:mod:`optimizer.planning.districts`: every connected subset enumerated, the cheapest
+partition by dynamic programming); a larger one goes to the solver core's districting model
+(:func:`optimizer.solver.solve`, the assignment MIP with contiguity cuts). A zone larger than
+``grassroots.grid_max_blocks`` is first cut into connected pieces in a fixed order. No clock
+decides a result.
 
 When the bounds cannot hold (a township with fewer households than one grid, a small village
-walled in by large ones), the lower bound is halved, then dropped, for that township and kind,
-and every grid outside the planner's bounds is reported with its distance from them.
+walled in by large ones), the lower bound is lowered to three quarters, then dropped, for that
+piece, and every grid outside the planner's bounds is reported with its distance from them.
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.inputs.geometry import projected_crs
 from optimizer.inputs.villages import KIND_COMMUNITY, VillageInputs
 from optimizer.planning.budget import TimeBudget
+from optimizer.planning.districts import (
+    EXACT_BLOCKS,
+    best_partition,
+    connected_groups,
+    split_connected,
+)
 from optimizer.rules.grassroots import GrassrootsPolicy
 from optimizer.solver import LocationProblem, solve
 
@@ -44,8 +57,8 @@ _FINE = 2
 _REFINE = 3
 #: Lower bounds tried, as shares of the planner's, when the planner's cannot hold.
 _RELAX = (1.0, 0.75, 0.0)
-#: Safety wall-clock limit of one zone's model; zones are kept small (``grid_max_blocks``) so
-#: that it never binds; when it does, the zone keeps its villages' own grids and plan.json's
+#: Safety wall-clock limit of one piece's model; pieces are kept small (``grid_max_blocks``) so
+#: that it never binds; when it does, the piece keeps its villages' own grids and plan.json's
 #: notes say the plan then depends on the machine's speed.
 _ZONE_SECONDS = 60.0
 #: Relative gap at which a zone's model stops (compactness needs no more).
@@ -70,17 +83,18 @@ class GridPlan:
         ``grid`` (its grid's code), ``geometry`` (EPSG:4326).
     relaxed
         ``(township_code, kind) -> lower bound used`` where the planner's could not hold.
-    zones_timed_out
-        Grid models that hit the safety time limit (never expected; their zone keeps its
-        villages' own grids).
-    zones_skipped
-        Zones above ``grassroots.grid_max_blocks`` blocks, left as their villages' own grids.
-    fallback
-        ``(township_code, urban)`` of every zone left as its villages' own grids (too large
-        or timed out), so that each of its grids can say so.
+    exact_pieces
+        Pieces solved exactly by enumeration (no model).
     problems_solved
-        Township-and-kind problems handed to the solver (the others were trivially optimal:
-        every block already within bounds).
+        Pieces handed to the solver core's districting model.
+    zones_split
+        Zones above ``grassroots.grid_max_blocks`` blocks, cut into connected pieces.
+    zones_timed_out
+        Grid models that hit the safety time limit (never expected; their piece keeps its
+        villages' own grids).
+    fallback
+        ``(township_code, urban)`` of every zone with a piece left as its villages' own grids
+        (model timed out), so that each of its grids can say so.
     seconds
         Wall time of the grid stage.
     solver_seconds
@@ -92,8 +106,9 @@ class GridPlan:
     grids: gpd.GeoDataFrame
     blocks: gpd.GeoDataFrame
     relaxed: dict[tuple[str, str], float] = field(default_factory=dict)
+    exact_pieces: int = 0
     problems_solved: int = 0
-    zones_skipped: int = 0
+    zones_split: int = 0
     zones_timed_out: int = 0
     fallback: set[tuple[str, bool]] = field(default_factory=set)
     seconds: float = 0.0
@@ -101,31 +116,92 @@ class GridPlan:
     notes: list[str] = field(default_factory=list)
 
 
-def _split(poly: shapely.Geometry, k: int) -> list[shapely.Geometry]:
-    """Cut a polygon into ``k`` strips of (nearly) equal area across its longer side."""
-    minx, miny, maxx, maxy = poly.bounds
-    along_x = (maxx - minx) >= (maxy - miny)
-    lo, hi = (minx, maxx) if along_x else (miny, maxy)
+def _cut(frame: gpd.GeoDataFrame, k: np.ndarray) -> gpd.GeoDataFrame:
+    """Cut row ``i`` into ``k[i]`` pieces, sharing its households and residents among them.
 
-    def strips(cuts: np.ndarray) -> np.ndarray:
-        pairs = zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
-        if along_x:
-            out = [shapely.clip_by_rect(poly, a, miny - 1.0, b, maxy + 1.0) for a, b in pairs]
-        else:
-            out = [shapely.clip_by_rect(poly, minx - 1.0, a, maxx + 1.0, b) for a, b in pairs]
-        return np.array(out, dtype=object)
+    A polygon is cut into strips of (nearly) equal area across its longer side (each strip's
+    households in proportion to its area, whole numbers by largest remainder); a point is
+    repeated. All rows at once (shapely's vectorised operations, no loop over rows). The
+    result keeps every column, with ``parent``: the position of the row's first piece.
+    """
+    geoms = frame.geometry.to_numpy()
+    k = np.asarray(k, dtype=np.int64)
+    n = len(frame)
+    cut = np.flatnonzero((k > 1) & (shapely.get_type_id(geoms) >= 3))
+    owner = [np.arange(n)[np.isin(np.arange(n), cut, invert=True)]]
+    pieces = [geoms[owner[0]]]
+    if len(cut):
+        got_owner, got = _strips(geoms[cut], k[cut])
+        owner.append(cut[got_owner])
+        pieces.append(got)
+        missing = np.setdiff1d(cut, owner[-1])  # nothing polygonal left: the village whole
+        owner.append(missing)
+        pieces.append(geoms[missing])
+    owner_all = np.concatenate(owner)
+    piece_all = np.concatenate(pieces)
+    # points (and polygons that gave no strip) are repeated k times
+    count = np.bincount(owner_all, minlength=n)
+    short = np.flatnonzero((count == 1) & (k > 1) & np.isin(np.arange(n), cut, invert=True))
+    if len(short):
+        reps = np.repeat(short, k[short] - 1)
+        owner_all = np.concatenate([owner_all, reps])
+        piece_all = np.concatenate([piece_all, geoms[reps]])
+    order = np.argsort(owner_all, kind="stable")
+    owner_all, piece_all = owner_all[order], piece_all[order]
+    area = shapely.area(piece_all)
+    is_poly = shapely.get_type_id(piece_all) >= 3
+    weight = np.where(is_poly, area, 1.0)
+    hh = np.nan_to_num(frame["households"].to_numpy(dtype=float))
+    share = _largest_remainder(hh, owner_all, weight)
+    out = frame.iloc[owner_all].reset_index(drop=True)
+    res = frame["residents"].to_numpy(dtype=float)[owner_all]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["residents"] = np.where(hh[owner_all] > 0, res * share / hh[owner_all], np.nan)
+    out["households"] = share
+    first = np.r_[0, np.flatnonzero(owner_all[1:] != owner_all[:-1]) + 1]
+    out["parent"] = np.repeat(first, np.diff(np.r_[first, len(owner_all)]))
+    out = out.set_geometry(piece_all, crs=frame.crs)
+    return out
 
-    edges = np.linspace(lo, hi, _FINE * k + 1)
-    cum = np.concatenate([[0.0], np.cumsum(shapely.area(strips(edges)))])
-    targets = cum[-1] * np.arange(1, k) / k
-    cuts = np.concatenate([[lo - 1.0], np.interp(targets, cum, edges), [hi + 1.0]])
-    pieces = shapely.make_valid(strips(cuts))
+
+def _strips(polys: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut polygon ``i`` into ``k[i]`` equal-area strips; return (owner index, strips).
+
+    ``_FINE`` thin strips per final strip measure where the area lies along the longer side;
+    the cuts are interpolated from them. GEOS's rectangle clip, one call per strip (far faster
+    than a general overlay).
+    """
+    owner: list[int] = []
     out: list[shapely.Geometry] = []
-    for piece in pieces:
-        out += [
-            p for p in shapely.get_parts(piece) if isinstance(p, shapely.Polygon) and p.area > 0
+    for i, (poly, ki) in enumerate(zip(polys.tolist(), k.tolist(), strict=True)):
+        box4 = poly.bounds
+        along_x = (box4[2] - box4[0]) >= (box4[3] - box4[1])
+        lo, hi = (box4[0], box4[2]) if along_x else (box4[1], box4[3])
+        edges = np.linspace(lo, hi, _FINE * ki + 1).tolist()
+        area = [
+            _strip(poly, box4, along_x, a, z).area
+            for a, z in zip(edges[:-1], edges[1:], strict=True)
         ]
-    return out or [poly]
+        cum = np.concatenate([[0.0], np.cumsum(area)])
+        cuts = np.interp(cum[-1] * np.arange(1, ki) / ki, cum, edges).tolist()
+        bounds = [lo - 1.0, *cuts, hi + 1.0]
+        for a, z in zip(bounds[:-1], bounds[1:], strict=True):
+            owner.append(i)
+            out.append(_strip(poly, box4, along_x, a, z))
+    strips = shapely.make_valid(np.asarray(out, dtype=object))
+    parts, idx = shapely.get_parts(strips, return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    return np.asarray(owner, dtype=np.int64)[idx[keep]], parts[keep]
+
+
+def _strip(
+    poly: shapely.Geometry, box4: tuple[float, ...], along_x: bool, a: float, z: float
+) -> shapely.Geometry:
+    """Clip a polygon to the band ``a..z`` across its longer side (GEOS's rectangle clip)."""
+    minx, miny, maxx, maxy = box4
+    if along_x:
+        return shapely.clip_by_rect(poly, a, miny - 1.0, z, maxy + 1.0)
+    return shapely.clip_by_rect(poly, minx - 1.0, a, maxx + 1.0, z)
 
 
 def _valid(geoms: np.ndarray) -> np.ndarray:
@@ -140,25 +216,38 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _largest_remainder(total: float, weights: np.ndarray) -> np.ndarray:
-    """Split a (whole) number of households over pieces in proportion to weights."""
-    w = np.asarray(weights, dtype=float)
-    raw = total * w / w.sum() if w.sum() > 0 else np.full(len(w), total / len(w))
+def _largest_remainder(total: np.ndarray, owner: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Split each owner's whole number of households over its pieces in proportion to weight.
+
+    ``owner`` is sorted; ties in the remainders go to the earlier piece.
+    """
+    w = np.asarray(weight, dtype=float)
+    wsum = np.bincount(owner, weights=w, minlength=len(total))
+    cnt = np.bincount(owner, minlength=len(total)).astype(float)
+    t = total[owner]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(wsum[owner] > 0, t * w / wsum[owner], t / cnt[owner])
     out = np.floor(raw)
-    rest = int(round(total - out.sum()))
-    order = np.lexsort((np.arange(len(w)), -(raw - out)))
-    out[order[:rest]] += 1
+    rest = np.rint(total - np.bincount(owner, weights=out, minlength=len(total))).astype(np.int64)
+    pos = np.arange(len(owner))
+    order = np.lexsort((pos, -(raw - out), owner))
+    start = np.searchsorted(owner[order], np.arange(len(total)))
+    rank = np.arange(len(owner)) - start[owner[order]]
+    out[order[rank < rest[owner[order]]]] += 1
     return out
 
 
-def _upper(row: pd.Series, policy: GrassrootsPolicy) -> tuple[float, float]:
-    """Household bounds of a grid of this village: the planner's, for 村 with the residents cap."""
-    urban = row["kind"] == KIND_COMMUNITY
-    lo, hi = policy.bounds(urban)
-    res, hh = row["residents"], row["households"]
-    if not urban and np.isfinite(res) and res > 0 and hh > 0:
-        hi = max(lo, min(hi, policy.rural_residents_max * hh / res))
-    return lo, hi
+def _bounds(frame: pd.DataFrame, policy: GrassrootsPolicy) -> tuple[np.ndarray, np.ndarray]:
+    """Household bounds of each village's grids: the planner's, for 村 with the residents cap."""
+    urban = (frame["kind"] == KIND_COMMUNITY).to_numpy()
+    lo = np.where(urban, policy.urban_households_min, policy.rural_households_min)
+    hi = np.where(urban, policy.urban_households_max, policy.rural_households_max)
+    res = frame["residents"].to_numpy(dtype=float)
+    hh = frame["households"].to_numpy(dtype=float)
+    capped = ~urban & np.isfinite(res) & (res > 0) & (hh > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cap = np.maximum(lo, np.minimum(hi, policy.rural_residents_max * hh / res))
+    return lo, np.where(capped, cap, hi)
 
 
 def pieces_for(households: float, lo: float, hi: float) -> int:
@@ -183,32 +272,29 @@ def pieces_for(households: float, lo: float, hi: float) -> int:
 
 def _blocks(villages: gpd.GeoDataFrame, policy: GrassrootsPolicy) -> gpd.GeoDataFrame:
     """Cut the villages into grid-sized building blocks (see :func:`pieces_for`)."""
-    rows: list[dict[str, object]] = []
-    for _, v in villages.iterrows():
-        hh = float(v["households"]) if np.isfinite(v["households"]) else 0.0
-        lo, hi = _upper(v, policy)
-        k = pieces_for(hh, lo, hi)
-        geom = v.geometry
-        if k > 1 and isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
-            pieces = _split(geom, k)
-            weights = shapely.area(np.array(pieces, dtype=object))
-        else:
-            pieces = [geom] * k
-            weights = np.ones(k)
-        res = float(v["residents"]) if np.isfinite(v["residents"]) else np.nan
-        for piece, share in zip(pieces, _largest_remainder(hh, weights), strict=True):
-            rows.append(
-                {
-                    "village_code": v["code"],
-                    "township_code": v["township_code"],
-                    "urban": v["kind"] == KIND_COMMUNITY,
-                    "households": float(share),
-                    "residents": res * share / hh if hh > 0 else np.nan,
-                    "hi": hi,
-                    "geometry": piece,
-                }
-            )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=villages.crs)
+    v = villages.reset_index(drop=True)
+    hh = np.nan_to_num(v["households"].to_numpy(dtype=float))
+    lo, hi = _bounds(v, policy)
+    k = np.array(
+        [
+            pieces_for(h, a, z)
+            for h, a, z in zip(hh.tolist(), lo.tolist(), hi.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    base = gpd.GeoDataFrame(
+        {
+            "village_code": v["code"].to_numpy(),
+            "township_code": v["township_code"].to_numpy(),
+            "urban": (v["kind"] == KIND_COMMUNITY).to_numpy(),
+            "households": hh,
+            "residents": v["residents"].to_numpy(dtype=float),
+            "hi": hi,
+        },
+        geometry=v.geometry.to_numpy(),
+        crs=villages.crs,
+    )
+    return _cut(base, k).drop(columns="parent")
 
 
 def _edges(blocks: gpd.GeoDataFrame) -> np.ndarray:
@@ -225,7 +311,10 @@ def _edges(blocks: gpd.GeoDataFrame) -> np.ndarray:
         a, b = polys[a], polys[b]
         keep = (a < b) & (town[a] == town[b]) & (kind[a] == kind[b])
         a, b = a[keep], b[keep]
-        shared = shapely.length(shapely.intersection(geoms[a], geoms[b])) > 0.5
+        # a shared border (boundaries meet in a line) or overlapping interiors (slivers)
+        de9im = np.asarray(shapely.relate(geoms[a], geoms[b]), dtype="U9").view("U1")
+        de9im = de9im.reshape(-1, 9)
+        shared = (de9im[:, 4] == "1") | (de9im[:, 0] == "2")
         pairs.append(np.column_stack([a[shared], b[shared]]))
     points = np.flatnonzero(shapely.get_type_id(geoms) == 0)
     for (_, _), idx in pd.Series(points).groupby([town[points], kind[points]]):
@@ -237,20 +326,19 @@ def _edges(blocks: gpd.GeoDataFrame) -> np.ndarray:
             pairs.append(ids[e])
         else:
             pairs.append(np.array([(i, j) for i in ids for j in ids if i < j]).reshape(-1, 2))
-    # pieces of one village (its strips, or a point split in k) always touch each other
-    for _, idx in pd.Series(np.arange(len(geoms))).groupby(village):
-        ids = idx.to_numpy()
-        if len(ids) > 1 and shapely.get_type_id(geoms[ids[0]]) == 0:
-            pairs.append(np.column_stack([ids[:-1], ids[1:]]))
-    return np.unique(np.sort(np.vstack(pairs), axis=1), axis=0) if pairs else np.empty((0, 2), int)
+    # pieces of one village (a point split in k) always touch each other
+    pt = shapely.get_type_id(geoms) == 0
+    same = (village[1:] == village[:-1]) & pt[1:] & pt[:-1]
+    chain = np.flatnonzero(same)
+    pairs.append(np.column_stack([chain, chain + 1]))
+    return np.unique(np.sort(np.vstack(pairs), axis=1), axis=0).astype(np.int64)
 
 
 def _problem(
-    hh: np.ndarray, xy: np.ndarray, edges: np.ndarray, lo: float, hi: float, neighbours: int
+    d: np.ndarray, edges: np.ndarray, hh: np.ndarray, lo: float, hi: float, neighbours: int
 ) -> LocationProblem:
-    """Build the districting problem of one township and kind (blocks as clients and sites)."""
+    """Build the districting model of one piece (blocks as clients and sites, ``d`` in km)."""
     n = len(hh)
-    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) / 1000.0
     k = min(n, neighbours + 1)
     near = np.argsort(d, axis=1, kind="stable")[:, :k]
     allowed = np.zeros((n, n), dtype=bool)
@@ -272,53 +360,6 @@ def _problem(
     )
 
 
-#: Largest connected piece whose feasibility is decided exactly before the model runs.
-_SCREEN_BLOCKS = 12
-
-
-def partition_exists(hh: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> bool:
-    """Say whether the blocks can be split into connected groups of lo-hi households.
-
-    Exact for up to :data:`_SCREEN_BLOCKS` blocks (every connected subset is enumerated, then
-    a partition is searched over bit masks); larger inputs return True (not screened). It
-    spares the model the slow proofs of infeasibility on small pieces (seconds each), and it
-    uses no clock.
-    """
-    n = len(hh)
-    if n > _SCREEN_BLOCKS:
-        return True
-    nbr = [0] * n
-    for a, b in edges.tolist():
-        nbr[a] |= 1 << b
-        nbr[b] |= 1 << a
-    ok = []
-    for mask in range(1, 1 << n):
-        load = sum(float(hh[j]) for j in range(n) if mask >> j & 1)
-        if not lo <= load <= hi:
-            continue
-        first = mask & -mask
-        seen = frontier = first
-        while frontier:
-            grow = 0
-            for j in range(n):
-                if frontier >> j & 1:
-                    grow |= nbr[j]
-            frontier = grow & mask & ~seen
-            seen |= frontier
-        if seen == mask:
-            ok.append(mask)
-    full = (1 << n) - 1
-    memo: dict[int, bool] = {0: True}
-
-    def can(rest: int) -> bool:
-        if rest not in memo:
-            low = rest & -rest
-            memo[rest] = any(s & low and s & rest == s and can(rest & ~s) for s in ok)
-        return memo[rest]
-
-    return can(full)
-
-
 def _solve_zone(
     hh: np.ndarray,
     xy: np.ndarray,
@@ -327,87 +368,64 @@ def _solve_zone(
     policy: GrassrootsPolicy,
     budget: TimeBudget,
     seed: int,
-) -> tuple[np.ndarray, float | None, bool]:
-    """Join the connected blocks of one zone into grids; return each block's centre block.
+) -> tuple[np.ndarray, float | None, bool, bool]:
+    """Join the connected blocks of one piece into grids; return each block's centre block.
 
-    The lower bound is lowered step by step (``_RELAX``) when the planner's cannot hold; the bound used is
-    returned when it differs from the planner's (else None), and whether a solve reached the
-    safety time limit (then every block is returned as its own centre; the caller falls back).
+    Up to ``policy.grid_exact_blocks`` blocks the cheapest partition is found exactly
+    (:func:`optimizer.planning.districts.best_partition`, no model); a larger piece goes to the
+    solver core's districting model. The lower bound is lowered step by step (``_RELAX``) when
+    the planner's cannot hold. Returns the centres, the lower bound used when it differs from
+    the planner's (else None), whether the model reached the safety time limit (then every
+    block is its own centre; the caller falls back), and whether the exact method was used.
     """
     lo, hi = bounds
     hi = max(hi, float(hh.max()))
     total = float(hh.sum())
-    hit = False
-    for lower in dict.fromkeys(min(lo * r, total) for r in _RELAX):  # fewer than one grid: one
-        if not partition_exists(hh, edges, lower, hi):
-            continue  # proven infeasible without the model
-        prob = _problem(hh, xy, edges, lower, hi, policy.neighbours)
+    lowers = list(dict.fromkeys(min(lo * r, total) for r in _RELAX))  # fewer than one grid: one
+
+    def used(lower: float) -> float | None:
+        return None if lower >= lo or lower == total else lower
+
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) / 1000.0
+    if len(hh) <= min(policy.grid_exact_blocks, EXACT_BLOCKS):
+        groups = connected_groups(hh, d, edges, hi)
+        if groups is not None:
+            for lower in lowers:
+                got = best_partition(groups, lower)
+                if got is not None:
+                    return got[0], used(lower), False, True
+            return np.arange(len(hh)), 0.0, False, True  # each block alone (blocks <= hi)
+    for lower in lowers:
+        prob = _problem(d, edges, hh, lower, hi, policy.neighbours)
         try:
             with budget.solving():
                 # no clock in the result: no time-bounded local search (HiGHS's own MIP is
-                # deterministic for a given seed and thread count), and a
-                # safety limit only (a zone that reaches it falls back, see _redraw)
+                # deterministic for a given seed and thread count), and a safety limit only
                 res = solve(
-                    prob,
-                    time_limit=_ZONE_SECONDS,
-                    gap=_GAP,
-                    heuristic_seconds=0.0,
-                    seed=seed,
+                    prob, time_limit=_ZONE_SECONDS, gap=_GAP, heuristic_seconds=0.0, seed=seed
                 )
         except (InfeasibleError, SolverError):
             continue
         if res.time_limit_reached:
-            return np.arange(len(hh)), None, True
+            return np.arange(len(hh)), None, True, False
         if res.status in ("optimal", "feasible"):
-            return res.assignment, (None if lower >= lo or lower == total else lower), hit
-    return np.arange(len(hh)), 0.0, hit  # each block alone (always feasible, blocks <= hi)
+            return res.assignment, used(lower), False, False
+    return np.arange(len(hh)), 0.0, False, False
 
 
-def _zone_blocks(coarse: gpd.GeoDataFrame, ids: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Blocks of one township-and-kind whose grids the model must redraw.
+def _zone_mask(coarse: gpd.GeoDataFrame, lo: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Blocks whose grids must be redrawn: those outside their bounds and their neighbours.
 
-    Those outside their bounds and the blocks next to them (which may give or take
-    households); empty when every block is already a grid within bounds.
+    The neighbours may give or take households; edges join blocks of one township and kind
+    only, so a zone never crosses either.
     """
     hh = coarse["households"].to_numpy()
-    bad = ids[(hh[ids] < coarse["lo"].to_numpy()[ids]) | (hh[ids] > coarse["hi"].to_numpy()[ids])]
-    if len(bad) == 0:
-        return bad
-    member = np.zeros(len(coarse), dtype=bool)
-    member[bad] = True
-    touch = member[edges[:, 0]] | member[edges[:, 1]]
-    zone = np.union1d(bad, edges[touch].ravel())
-    return np.intersect1d(zone, ids)
-
-
-def _refine(zone: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Cut the zone's blocks in ``_REFINE`` pieces, except those too small for a grid."""
-    rows: list[dict[str, object]] = []
-    for _, b in zone.iterrows():
-        small = b["households"] < b["lo"]
-        geom = b.geometry
-        pieces = [geom]
-        if not small and isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
-            pieces = _split(geom, _REFINE)
-        elif not small:
-            pieces = [geom] * _REFINE
-        weights = (
-            shapely.area(np.array(pieces, dtype=object))
-            if isinstance(geom, shapely.Polygon | shapely.MultiPolygon)
-            else np.ones(len(pieces))
-        )
-        shares = _largest_remainder(float(b["households"]), weights)
-        first = len(rows)  # the first piece of a block stands for the block in a fallback
-        for piece, share in zip(pieces, shares, strict=True):
-            row = b.to_dict()
-            row["parent"] = first
-            row["geometry"] = piece
-            row["residents"] = (
-                b["residents"] * share / b["households"] if b["households"] else np.nan
-            )
-            row["households"] = float(share)
-            rows.append(row)
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=zone.crs)
+    bad = (hh < lo) | (hh > coarse["hi"].to_numpy())
+    zone = bad.copy()
+    if len(edges):
+        touch = bad[edges[:, 0]] | bad[edges[:, 1]]
+        zone[edges[touch].ravel()] = True
+    return zone
 
 
 def _components(edges: np.ndarray, n: int) -> np.ndarray:
@@ -416,55 +434,80 @@ def _components(edges: np.ndarray, n: int) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _redraw(
-    zone: gpd.GeoDataFrame,
-    policy: GrassrootsPolicy,
-    budget: TimeBudget,
-    seed: int,
-    relaxed: dict[tuple[str, str], float],
-) -> tuple[gpd.GeoDataFrame, int, int, int]:
-    """Cut a zone's blocks finer and let the solver join them into grids.
+@dataclass
+class _Tally:
+    """What the grid models did (for plan.json and the notes)."""
 
-    A connected piece of more than ``policy.grid_max_blocks`` fine blocks is not modelled (a
-    deterministic size limit, not a time limit), nor is one whose model reaches the safety
-    time limit: its blocks stay their villages' own grids (the deterministic fallback).
+    exact: int = 0
+    models: int = 0
+    split: int = 0
+    timed_out: int = 0
+    relaxed: dict[tuple[str, str], float] = field(default_factory=dict)
+    fallback: set[tuple[str, bool]] = field(default_factory=set)
 
-    Returns the fine blocks with their ``centre``, the problems solved, the pieces left too
-    large and the pieces whose model reached the safety limit.
+
+def _district(
+    fine: gpd.GeoDataFrame, policy: GrassrootsPolicy, budget: TimeBudget, seed: int, tally: _Tally
+) -> np.ndarray:
+    """Join the fine blocks of every zone into grids; return each block's centre block.
+
+    Each connected part of a zone (one township and kind) larger than
+    ``policy.grid_max_blocks`` is first cut into connected pieces
+    (:func:`optimizer.planning.districts.split_connected`, a fixed order); each piece is then
+    solved by :func:`_solve_zone`. A piece whose model reaches the safety limit keeps its
+    blocks' own grids (the first piece of each block stands for it).
     """
-    fine = _refine(zone).reset_index(drop=True)
     edges = _edges(fine)
-    label = _components(edges, len(fine))
+    n = len(fine)
+    label = _components(edges, n)
     xy = shapely.get_coordinates(shapely.centroid(fine.geometry.to_numpy()))
-    hh = fine["households"].to_numpy()
+    hh = fine["households"].to_numpy(dtype=float)
     parent = fine["parent"].to_numpy()
-    centre = np.arange(len(fine))
-    urban = bool(fine["urban"].iloc[0])
-    solved = too_large = timed_out = 0
-    for comp in np.unique(label):
-        ids = np.flatnonzero(label == comp)
-        if len(ids) == 1:
+    upper = fine["hi"].to_numpy(dtype=float)
+    town = fine["township_code"].to_numpy()
+    urban = fine["urban"].to_numpy()
+    centre = np.arange(n)
+    by_comp = np.argsort(label, kind="stable")
+    cstart = np.searchsorted(label[by_comp], np.arange(label.max() + 2 if n else 1))
+    e_order = np.argsort(label[edges[:, 0]], kind="stable") if len(edges) else np.zeros(0, int)
+    e_label = label[edges[e_order, 0]] if len(edges) else np.zeros(0, int)
+    estart = np.searchsorted(e_label, np.arange(label.max() + 2 if n else 1))
+    local = np.full(n, -1)
+    for comp in range(len(cstart) - 1):
+        ids = by_comp[cstart[comp] : cstart[comp + 1]]
+        if len(ids) < 2:
             continue
-        if len(ids) > policy.grid_max_blocks:
-            centre[ids] = parent[ids]
-            too_large += 1
-            continue
-        local = np.full(len(fine), -1)
         local[ids] = np.arange(len(ids))
-        inside = (label[edges[:, 0]] == comp) if len(edges) else np.zeros(0, dtype=bool)
-        sub = local[edges[inside]].reshape(-1, 2)
-        bounds = (policy.bounds(urban)[0], float(fine["hi"].to_numpy()[ids].min()))
-        got, lower, hit = _solve_zone(hh[ids], xy[ids], sub, bounds, policy, budget, seed)
-        solved += 1
-        if hit:
-            centre[ids] = parent[ids]
-            timed_out += 1
-            continue
-        centre[ids] = ids[got]
-        if lower is not None:
-            key = (str(fine["township_code"].iloc[0]), "社区" if urban else "村")
-            relaxed[key] = min(lower, relaxed.get(key, lower))
-    return fine.drop(columns="parent").assign(centre=centre), solved, too_large, timed_out
+        sub = local[edges[e_order[estart[comp] : estart[comp + 1]]]]
+        pieces = [np.arange(len(ids))]
+        if len(ids) > policy.grid_max_blocks:
+            pieces = split_connected(xy[ids], sub, policy.grid_max_blocks)
+            tally.split += 1
+        key = (str(town[ids[0]]), bool(urban[ids[0]]))
+        lo = policy.bounds(key[1])[0]
+        for piece in pieces:
+            pid = ids[piece]
+            if len(pid) == 1:
+                continue
+            inner = np.full(len(ids), -1)
+            inner[piece] = np.arange(len(piece))
+            pe = inner[sub]
+            pe = pe[(pe >= 0).all(axis=1)]
+            bounds = (lo, float(upper[pid].min()))
+            got, lower, hit, exact = _solve_zone(hh[pid], xy[pid], pe, bounds, policy, budget, seed)
+            tally.exact += exact
+            tally.models += not exact
+            if hit:
+                centre[pid] = parent[pid]
+                tally.timed_out += 1
+                tally.fallback.add(key)
+                continue
+            centre[pid] = pid[got]
+            if lower is not None:
+                rk = (key[0], "社区" if key[1] else "村")
+                tally.relaxed[rk] = min(lower, tally.relaxed.get(rk, lower))
+        local[ids] = -1
+    return centre
 
 
 def plan_grids(
@@ -501,72 +544,62 @@ def plan_grids(
     if has_geom:
         metric["geometry"] = _valid(metric.geometry.to_numpy())
     coarse = _blocks(metric, policy)
-    coarse["lo"] = [policy.bounds(u)[0] for u in coarse["urban"]]
-    edges = _edges(coarse) if has_geom else np.empty((0, 2), dtype=np.int64)
-    relaxed: dict[tuple[str, str], float] = {}
-    parts = []
-    keep = np.ones(len(coarse), dtype=bool)
-    solved = 0
-    groups = pd.Series(np.arange(len(coarse))).groupby(
-        [coarse["township_code"].to_numpy(), coarse["urban"].to_numpy()], sort=True
-    )
-    skipped = timed_out = 0
-    fallback: set[tuple[str, bool]] = set()
-    for _, idx in groups if has_geom else []:
-        zone = _zone_blocks(coarse, idx.to_numpy(), edges)
-        if not len(zone):
-            continue
-        keep[zone] = False
-        fine, n, big, late = _redraw(coarse.iloc[zone], policy, budget, seed, relaxed)
-        parts.append(fine)
-        solved += n
-        skipped += big
-        timed_out += late
-        if big or late:
-            fallback.add(
-                (str(coarse["township_code"].iloc[zone[0]]), bool(coarse["urban"].iloc[zone[0]]))
-            )
-    blocks = coarse[keep].reset_index(drop=True)
-    blocks["centre"] = np.arange(len(blocks))
-    for fine in parts:
-        blocks = pd.concat(
-            [blocks, fine.assign(centre=fine["centre"] + len(blocks))], ignore_index=True
-        )
-    blocks = blocks.drop(columns=["lo", "hi"])
-    blocks = gpd.GeoDataFrame(blocks, geometry="geometry", crs=metric.crs)
+    lo = np.where(coarse["urban"], policy.urban_households_min, policy.rural_households_min)
+    tally = _Tally()
+    if has_geom:
+        zone = _zone_mask(coarse, lo, _edges(coarse))
+        hh = coarse["households"].to_numpy()
+        small = hh < lo
+        fine = _cut(coarse[zone].reset_index(drop=True), np.where(small[zone], 1, _REFINE))
+        centre = _district(fine, policy, budget, seed, tally)
+        kept = coarse[~zone].reset_index(drop=True)
+        kept["centre"] = np.arange(len(kept))
+        fine = fine.drop(columns="parent").assign(centre=centre + len(kept))
+        blocks = pd.concat([kept, fine], ignore_index=True)
+    else:
+        blocks = coarse.assign(centre=np.arange(len(coarse)))
+    blocks = gpd.GeoDataFrame(blocks.drop(columns=["hi"]), geometry="geometry", crs=metric.crs)
     grids, blocks = _grid_table(blocks, policy, has_geom)
+    return GridPlan(
+        grids=grids,
+        blocks=blocks,
+        relaxed=tally.relaxed,
+        exact_pieces=tally.exact,
+        problems_solved=tally.models,
+        zones_split=tally.split,
+        zones_timed_out=tally.timed_out,
+        fallback=tally.fallback,
+        seconds=round(time.monotonic() - t0, 3),
+        solver_seconds=round(budget.solving_seconds - solving0, 3),
+        notes=_notes(tally, policy, has_geom),
+    )
+
+
+def _notes(tally: _Tally, policy: GrassrootsPolicy, has_geom: bool) -> list[str]:
+    """Return what a planner should know about how the grids were drawn."""
     notes = []
-    if skipped:
+    if tally.split:
         notes.append(
-            f"{skipped} grid zone(s) above grassroots.grid_max_blocks = {policy.grid_max_blocks} "
-            "blocks keep their villages' own grids (deviations listed per grid)"
+            f"grids: {tally.split} zone(s) above grassroots.grid_max_blocks = "
+            f"{policy.grid_max_blocks} blocks were cut into connected pieces in a fixed order "
+            "(breadth-first from the westmost block), each piece drawn on its own: grids do not "
+            "cross a piece's edge"
         )
-    if timed_out:
+    if tally.timed_out:
         notes.append(
-            f"{timed_out} grid model(s) reached the {_ZONE_SECONDS:g} s safety limit and keep their "
-            "villages' own grids: on a slower or busier machine this may differ"
+            f"grids: {tally.timed_out} grid model(s) reached the {_ZONE_SECONDS:g} s safety limit "
+            "and keep their villages' own grids: on a slower or busier machine this may differ"
         )
     if not has_geom:
         notes.append(
             "村 layer without polygons or points: each village's grids are counted, not drawn"
         )
-    if relaxed:
+    if tally.relaxed:
         notes.append(
-            f"grid bounds relaxed in {len(relaxed)} township(s) where they cannot hold; "
+            f"grid bounds relaxed in {len(tally.relaxed)} township(s) where they cannot hold; "
             "the grids outside the bounds are listed with their deviation"
         )
-    return GridPlan(
-        grids=grids,
-        blocks=blocks,
-        relaxed=relaxed,
-        problems_solved=solved,
-        zones_skipped=skipped,
-        zones_timed_out=timed_out,
-        fallback=fallback,
-        seconds=round(time.monotonic() - t0, 3),
-        solver_seconds=round(budget.solving_seconds - solving0, 3),
-        notes=notes,
-    )
+    return notes
 
 
 def _grid_table(
@@ -596,7 +629,13 @@ def _grid_table(
     )
     agg["residents"] = by_grid["residents"].sum(min_count=1)
     pairs = blocks[["grid", "village_code"]].drop_duplicates()  # sorted by grid, village
-    agg["villages"] = pairs.groupby("grid", sort=True)["village_code"].agg(";".join)
+    grid_of = pairs["grid"].to_numpy()
+    heads_at = np.flatnonzero(np.r_[True, grid_of[1:] != grid_of[:-1]]).tolist()
+    codes = pairs["village_code"].astype(str).tolist()
+    spans = zip(heads_at, [*heads_at[1:], len(codes)], strict=True)
+    agg["villages"] = pd.Series(
+        [";".join(codes[a:z]) for a, z in spans], index=grid_of[heads_at]
+    ).reindex(agg.index)
     lo = np.where(agg["urban"], policy.urban_households_min, policy.rural_households_min)
     hi = np.where(agg["urban"], policy.urban_households_max, policy.rural_households_max)
     hh = agg["households"].to_numpy()

@@ -28,10 +28,15 @@ class GrassrootsPolicy:
         Residents a rural grid may hold at most (2,500).
     urban_households_min, urban_households_max
         Household bounds of an urban grid (社区; 300-500 households).
+    grid_exact_blocks
+        Most blocks of a piece whose grids are drawn exactly by enumeration, without a model
+        (at most 16; the cheapest partition into connected grids within the bounds).
     grid_max_blocks
-        Most building blocks one grid model may hold (a deterministic size limit instead of a
-        time limit, so that the grids do not depend on the machine's speed); a zone larger than
-        this keeps its villages' own grids, and each of its grids outside the bounds says so.
+        Most blocks of one piece: a larger zone is cut into connected pieces of at most this
+        many blocks in a fixed order (breadth-first from its westmost block), a deterministic
+        size limit instead of a time limit, so that the grids do not depend on the machine's
+        speed. Pieces larger than ``grid_exact_blocks`` go to the solver core's districting
+        model (slower: raise both limits only for small areas).
     neighbours
         Candidate grid centres per block: its nearest blocks in the same township (the model
         may join a block only to one of them).
@@ -61,7 +66,8 @@ class GrassrootsPolicy:
     rural_residents_max: float = 2500.0
     urban_households_min: float = 300.0
     urban_households_max: float = 500.0
-    grid_max_blocks: int = 60
+    grid_exact_blocks: int = 16
+    grid_max_blocks: int = 16
     neighbours: int = 8
     workers_per_grid: int = 1
     rural_fulltime: bool = False
@@ -84,9 +90,13 @@ class GrassrootsPolicy:
                     f"grassroots.{kind}_households_min ({lo:g}) must be positive and at most "
                     f"grassroots.{kind}_households_max ({hi:g})"
                 )
-        for name in ("rural_residents_max", "camera_radius_m", "grid_max_blocks"):
+        for name in ("rural_residents_max", "camera_radius_m"):
             if getattr(self, name) <= 0:
                 problems.append(f"grassroots.{name} must be positive")
+        if not 1 <= self.grid_exact_blocks <= 16:
+            problems.append("grassroots.grid_exact_blocks must lie between 1 and 16")
+        if self.grid_max_blocks < 2:
+            problems.append("grassroots.grid_max_blocks must be at least 2")
         if self.neighbours < 1:
             problems.append("grassroots.neighbours must be at least 1")
         if self.workers_per_grid < 1:
