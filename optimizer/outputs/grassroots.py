@@ -247,6 +247,34 @@ def grassroots_sheets(g: GrassrootsReport) -> dict[str, pd.DataFrame]:
     }
 
 
+def append_sheet(book: Any, name: str, table: pd.DataFrame) -> None:
+    """Write a table as a new sheet of an openpyxl workbook, a row at a time.
+
+    The same cells as ``DataFrame.to_excel(index=False)`` (header row, then the values; a
+    missing value is an empty cell) at a fraction of its cost: the province's grid, camera and
+    mediator sheets hold some two million cells.
+
+    Parameters
+    ----------
+    book
+        The ``openpyxl.Workbook`` (``ExcelWriter.book``).
+    name
+        The sheet's name.
+    table
+        The table (Chinese headers).
+    """
+    ws = book.create_sheet(name)
+    ws.append([str(c) for c in table.columns])
+    cols = []
+    for col in table.columns:
+        values = table[col].to_numpy(dtype=object, copy=True)
+        missing = pd.isna(table[col]).to_numpy()
+        values[missing] = None
+        cols.append(values.tolist())
+    for row in zip(*cols, strict=True):
+        ws.append(row)
+
+
 def _geojson(gdf: gpd.GeoDataFrame, props: list[str], *, coverage: bool) -> dict[str, Any]:
     """Return a compact GeoJSON (simplified, 5 decimals, about 1 m) of some columns.
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pyogrio
 
 from optimizer.outputs import office
-from optimizer.outputs.grassroots import grassroots_sheets  # grassroots (issue 14)
+from optimizer.outputs.grassroots import append_sheet, grassroots_sheets  # grassroots (14)
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
@@ -386,15 +386,15 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
         checks.to_excel(xw, sheet_name="规则检查", index=False)
         if plan.grassroots is not None:  # grassroots (issue 14): 网格 … 人民调解员
             for sheet, table in grassroots_sheets(plan.grassroots).items():
-                table.to_excel(xw, sheet_name=sheet, index=False)
+                append_sheet(xw.book, sheet, table)
         wb = xw.book
         wb.properties.created = FIXED_TIME
         wb.properties.modified = FIXED_TIME
         wb.properties.creator = "optimizer"
         for ws in wb.worksheets:
             ws.freeze_panes = "A2"
-            for col in ws.columns:
-                width = max(len(str(c.value or "")) for c in col[:200])
+            for col in ws.iter_cols(max_row=200):  # not ws.columns: every cell of the sheet
+                width = max(len(str(c.value or "")) for c in col)
                 ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width * 1.6))
 
 

@@ -95,6 +95,8 @@ class GridPlan:
     fallback
         ``(township_code, urban)`` of every zone with a piece left as its villages' own grids
         (model timed out), so that each of its grids can say so.
+    cut
+        ``(township_code, urban)`` of every zone cut into pieces (``grid_max_blocks``).
     seconds
         Wall time of the grid stage.
     solver_seconds
@@ -111,6 +113,7 @@ class GridPlan:
     zones_split: int = 0
     zones_timed_out: int = 0
     fallback: set[tuple[str, bool]] = field(default_factory=set)
+    cut: set[tuple[str, bool]] = field(default_factory=set)
     seconds: float = 0.0
     solver_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -444,6 +447,7 @@ class _Tally:
     timed_out: int = 0
     relaxed: dict[tuple[str, str], float] = field(default_factory=dict)
     fallback: set[tuple[str, bool]] = field(default_factory=set)
+    cut: set[tuple[str, bool]] = field(default_factory=set)
 
 
 def _district(
@@ -480,10 +484,11 @@ def _district(
         local[ids] = np.arange(len(ids))
         sub = local[edges[e_order[estart[comp] : estart[comp + 1]]]]
         pieces = [np.arange(len(ids))]
+        key = (str(town[ids[0]]), bool(urban[ids[0]]))
         if len(ids) > policy.grid_max_blocks:
             pieces = split_connected(xy[ids], sub, policy.grid_max_blocks)
             tally.split += 1
-        key = (str(town[ids[0]]), bool(urban[ids[0]]))
+            tally.cut.add(key)
         lo = policy.bounds(key[1])[0]
         for piece in pieces:
             pid = ids[piece]
@@ -569,6 +574,7 @@ def plan_grids(
         zones_split=tally.split,
         zones_timed_out=tally.timed_out,
         fallback=tally.fallback,
+        cut=tally.cut,
         seconds=round(time.monotonic() - t0, 3),
         solver_seconds=round(budget.solving_seconds - solving0, 3),
         notes=_notes(tally, policy, has_geom),

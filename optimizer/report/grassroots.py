@@ -315,7 +315,11 @@ def _mediators(
 
 
 def _deviation_reason(
-    r: Any, total: float, relaxed: dict[tuple[str, str], float], fallback: set[tuple[str, bool]]
+    r: Any,
+    total: float,
+    relaxed: dict[tuple[str, str], float],
+    fallback: set[tuple[str, bool]],
+    cut: set[tuple[str, bool]],
 ) -> str:
     """Say why a grid lies outside its bounds."""
     if r.deviation > 0:
@@ -326,7 +330,9 @@ def _deviation_reason(
     if lower is not None:
         return f"受相邻村（社区）规模和连片所限，本乡镇下限放宽至 {lower:.0f} 户"
     if (str(r.township_code), bool(r.urban)) in fallback:
-        return "片区超过网格模型规模上限（grassroots.grid_max_blocks）或求解安全时限，保留村内网格"
+        return "网格模型达到求解安全时限，保留村内网格"
+    if (str(r.township_code), bool(r.urban)) in cut:
+        return "受相邻村（社区）规模和连片所限（片区较大，按固定顺序分块求解）"
     return "受相邻村（社区）规模和连片所限"
 
 
@@ -340,6 +346,7 @@ def _grid_checks(
     drawn: bool,
     relaxed: dict[tuple[str, str], float],
     fallback: set[tuple[str, bool]],
+    cut: set[tuple[str, bool]],
 ) -> list[Check]:
     """Clauses 13 (one grid system covering every village, sizes in bounds) and 15 (workers)."""
     covered = set(blocks["village_code"])
@@ -353,7 +360,7 @@ def _grid_checks(
             "reason": (
                 f"{'城镇' if r.urban else '农村'}网格 {r.households:.0f} 户，"
                 f"{'超出上限' if r.deviation > 0 else '低于下限'} {abs(r.deviation):.0f} 户："
-                + _deviation_reason(r, float(total), relaxed, fallback)
+                + _deviation_reason(r, float(total), relaxed, fallback, cut)
             ),
         }
         for r, total in zip(off.itertuples(index=False), totals[off.index], strict=True)
@@ -548,6 +555,7 @@ def build_grassroots(inputs: Inputs, policy: Policy, budget: TimeBudget) -> Gras
         drawn=vin.has_polygons or bool(v.geometry.notna().all()),
         relaxed=grid_plan.relaxed,
         fallback=grid_plan.fallback,
+        cut=grid_plan.cut,
     )
     checks += _other_checks(centres, cameras, med_by, p, listed=vin.centres is not None)
     return GrassrootsReport(
