@@ -81,7 +81,7 @@ def grassroots_json(g: GrassrootsReport) -> dict[str, Any]:
     dict
         ``summary``, ``grids``, ``grid_workers_by_county``, ``centres``, ``cameras``,
         ``places_uncovered``, ``mediators_by_county``, ``mediators_proposed``,
-        ``grid_bounds_relaxed`` and ``notes``.
+        ``grid_bounds_relaxed``, ``grid_method`` and ``notes``.
     """
     grids = g.grids.assign(villages=g.grids["villages"].str.split(";"))
     grid_recs = _records(
@@ -147,6 +147,12 @@ def grassroots_json(g: GrassrootsReport) -> dict[str, Any]:
             {"township_code": t, "kind": k, "min_households": _num(v)}
             for (t, k), v in sorted(g.grid_plan.relaxed.items())
         ],
+        "grid_method": {
+            "pieces_exact": g.grid_plan.exact_pieces,
+            "pieces_model": g.grid_plan.problems_solved,
+            "zones_cut": g.grid_plan.zones_split,
+            "models_timed_out": g.grid_plan.zones_timed_out,
+        },
         "notes": list(g.notes),
     }
 
