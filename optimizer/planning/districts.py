@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -56,15 +55,6 @@ class Groups:
     centre: np.ndarray
 
 
-@lru_cache(maxsize=EXACT_BLOCKS + 1)
-def _bits(n: int) -> np.ndarray:
-    """Every non-empty subset of ``n`` blocks as a row of booleans (row ``m - 1`` is mask ``m``)."""
-    masks = np.arange(1, 1 << n, dtype=np.int64)
-    out = ((masks[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
-    out.setflags(write=False)
-    return out
-
-
 def connected_groups(
     load: np.ndarray, dist: np.ndarray, edges: np.ndarray, hi: float
 ) -> Groups | None:
@@ -89,10 +79,13 @@ def connected_groups(
     n = len(load)
     if n > EXACT_BLOCKS:
         raise ValueError(f"{n} blocks: the exact enumeration takes at most {EXACT_BLOCKS}")
-    bits = _bits(n)
-    sums = bits @ np.asarray(load, dtype=float)
-    keep = np.flatnonzero(sums <= hi + _EPS)
-    bits, sums = bits[keep], sums[keep]
+    # the load of every subset (mask m: block j in it when bit j is set), built by doubling
+    sums = np.zeros(1)
+    for value in np.asarray(load, dtype=float).tolist():
+        sums = np.concatenate([sums, sums + value])
+    keep = np.flatnonzero(sums[1:] <= hi + _EPS) + 1
+    bits = ((keep[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
+    sums = sums[keep]
     adj = np.zeros((n, n), dtype=np.float32)
     if len(edges):
         adj[edges[:, 0], edges[:, 1]] = adj[edges[:, 1], edges[:, 0]] = 1.0
@@ -106,7 +99,7 @@ def connected_groups(
     conn = np.flatnonzero((seen == bits).all(axis=1))
     if len(conn) > MAX_GROUPS:
         return None
-    bits, sums, masks = bits[conn], sums[conn], keep[conn].astype(np.int64) + 1
+    bits, sums, masks = bits[conn], sums[conn], keep[conn].astype(np.int64)
     per_centre = (bits * np.asarray(load, dtype=float)) @ np.asarray(dist, dtype=float)
     per_centre[~bits] = np.inf
     centre = per_centre.argmin(axis=1)
