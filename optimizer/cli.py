@@ -614,7 +614,12 @@ def compare_view(table: Any, types: Sequence[str]) -> Table:
                     *(_cell(v, fmt) for v in table[col]),
                 )
     view.add_section()
-    for col, label in (("exceptions", "例外（个）"), ("failed_checks", "未通过的检查")):
+    for col, label in (
+        ("checks_met", "规则检查：达标"),
+        ("checks_exceptions", "规则检查：有例外"),
+        ("checks_not_met", "规则检查：未达标"),
+        ("exceptions", "例外（个）"),
+    ):
         view.add_row(label, *(_cell(v, "{:,.0f}") for v in table[col]))
     view.add_row("求解状态", *(str(v) for v in table["solver_status"]))
     return view

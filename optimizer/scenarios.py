@@ -67,6 +67,9 @@ _COMPARE_HEADERS_ZH = {
     "mediators_proposed": "建议新配专职调解员",
     "mediator_cost_yuan": "调解员年费用（元）",
     "failed_checks": "未通过的规则检查",
+    "checks_met": "规则检查：达标",
+    "checks_exceptions": "规则检查：有例外",
+    "checks_not_met": "规则检查：未达标",
     "checks": "规则检查项数",
     "staffing_shortfall": "人员缺口",
     "objective": "目标值（加权公里）",
@@ -213,8 +216,10 @@ def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
         ``central__T``, ``mean_distance_km__T`` (weighted as the policy says),
         ``max_distance_km__T`` and ``changed_townships__T`` (townships whose facility differs
         from today's nearest one); then ``exceptions`` (all rule-check exceptions),
-        ``failed_checks``, ``checks``, ``staffing_shortfall`` (NaN until staffing is planned),
-        ``objective``, ``solver_status`` (worst over types), ``gap`` (largest) and ``seconds``.
+        ``failed_checks``, ``checks``, ``checks_met``, ``checks_exceptions`` and
+        ``checks_not_met`` (the three outcomes of the rule checks), ``staffing_shortfall``
+        (NaN until staffing is planned), ``objective``, ``solver_status`` (worst over types),
+        ``gap`` (largest) and ``seconds``.
     """
     _check_names([p.policy for p in plans])
     rows = []
@@ -247,6 +252,7 @@ def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
             "exceptions": sum(len(c.exceptions) for c in p.checks),
             "failed_checks": sum(not c.passed for c in p.checks),
             "checks": len(p.checks),
+            **{f"checks_{o}": n for o, n in p.outcome_counts().items()},
             "staffing_shortfall": _staffing_shortfall(p),
             "objective": float(sum(p.solver[t].objective or 0.0 for t in p.types)),
             "solver_status": str(p.solver.status),
@@ -386,8 +392,9 @@ def _summary_rows(
         rows.append(
             (
                 f"规则检查：{d['scenario']}",
-                f"{d['checks'] - d['failed_checks']} 项通过，{d['failed_checks']} 项未通过，"
-                f"例外 {d['exceptions']} 个；求解{_STATUS_ZH.get(d['solver_status'], d['solver_status'])}",
+                f"达标 {d['checks_met']} 项，有例外 {d['checks_exceptions']} 项，"
+                f"未达标 {d['checks_not_met']} 项（例外 {d['exceptions']} 个）；"
+                f"求解{_STATUS_ZH.get(d['solver_status'], d['solver_status'])}",
             )
         )
     return rows

@@ -95,6 +95,7 @@ def test_compare_table_fits_100_columns_and_aligns_chinese() -> None:
                 f"max_distance_km__{t}": 41.2, f"changed_townships__{t}": 1234,
             }  # fmt: skip
         row |= {"exceptions": 12, "failed_checks": 0, "solver_status": "optimal"}
+        row |= {"checks_met": 18, "checks_exceptions": 2, "checks_not_met": i}
         rows.append(row)
     buf = io.StringIO()
     Console(file=buf, width=100, color_system=None).print(
@@ -108,3 +109,5 @@ def test_compare_table_fits_100_columns_and_aligns_chinese() -> None:
     body = [line for line in lines if "保留（个）" in line]
     assert len(body) == 3 and len({cell_len(line) for line in body}) == 1  # columns line up
     assert "2,723" in buf.getvalue() and "40.3%" in buf.getvalue()
+    outcome = next(line for line in lines if "规则检查：未达标" in line)
+    assert outcome.replace("│", " ").split()[-4:] == ["0", "1", "2", "3"]  # not_met per scenario

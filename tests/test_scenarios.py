@@ -102,6 +102,10 @@ def _recompute(plan_json: dict, townships_csv: pd.DataFrame) -> dict:
         f"changed_townships__{T}": int(changed),
         "exceptions": sum(len(c["exceptions"]) for c in plan_json["checks"]),
         "failed_checks": sum(not c["passed"] for c in plan_json["checks"]),
+        **{
+            f"checks_{o}": sum(c["status"] == o for c in plan_json["checks"])
+            for o in ("met", "exceptions", "not_met")
+        },
         "solver_status": plan_json["solver"]["status"],
     }
 
