@@ -16,6 +16,7 @@ from optimizer.planning import plan_types
 from optimizer.planning.budget import TimeBudget
 from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan, build_plan
+from optimizer.report.grassroots import build_grassroots  # grassroots (issue 14)
 from optimizer.report.metrics import TimeBudgetReport
 from optimizer.rules import Policy
 from optimizer.rules.overrides import apply_township_overrides
@@ -46,6 +47,9 @@ def _stage_labels(inputs: Inputs) -> dict[str, str]:
         "spatial": f"地理：投影、相邻关系与距离（{n_towns:,} 个乡镇）",
         "report": "规则检查、指标与人员配置",
     }
+    if inputs.villages is not None:  # grassroots (issue 14)
+        n_vill = len(inputs.villages.villages)
+        labels["grassroots"] = f"网格、综治中心、雪亮工程与人民调解员（{n_vill:,} 个村（社区））"
     counts = inputs.facilities["type"].astype(str).value_counts()
     for t, zh in FACILITY_LABELS_ZH.items():
         labels[t] = f"求解 {zh}布局（现有 {int(counts.get(t, 0)):,} 个）"
@@ -108,6 +112,16 @@ def make_plan(
             notes=notes,
             graph=geography.graph,
             area_km2=geography.area_km2,
+        )
+    # grassroots (issue 14): grids, 综治中心, 雪亮工程 and mediators below the township
+    with budget.stage("grassroots"):
+        grassroots = build_grassroots(inputs, policy, budget)
+    if grassroots is not None:
+        plan = dataclasses.replace(
+            plan,
+            grassroots=grassroots,
+            checks=[*plan.checks, *grassroots.checks],
+            notes=[*plan.notes, *grassroots.notes],
         )
     report = TimeBudgetReport(
         limit_seconds=budget.seconds,

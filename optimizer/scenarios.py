@@ -59,6 +59,13 @@ _STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）"}
 _COMPARE_HEADERS_ZH = {
     "scenario": "方案",
     "exceptions": "例外数",
+    # grassroots (issue 14)
+    "grids": "网格数",
+    "grids_outside_bounds": "超出户数范围网格",
+    "grid_worker_gap": "网格员缺口",
+    "camera_points_gap": "雪亮工程点位缺口",
+    "mediators_proposed": "建议新配专职调解员",
+    "mediator_cost_yuan": "调解员年费用（元）",
     "failed_checks": "未通过的规则检查",
     "checks_met": "规则检查：达标",
     "checks_exceptions": "规则检查：有例外",
@@ -230,6 +237,16 @@ def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
                 f"mean_distance_km__{t}": _float(m.after.mean_distance_km),
                 f"max_distance_km__{t}": _float(m.after.max_distance_km),
                 f"changed_townships__{t}": changed,
+            }
+        if p.grassroots is not None:  # grassroots (issue 14): clauses 13-18 figures
+            g = p.grassroots.summary()
+            row |= {
+                "grids": g["grids"],
+                "grids_outside_bounds": g["grids_outside_bounds"],
+                "grid_worker_gap": g["grid_worker_gap_fulltime"] + g["grid_worker_gap_parttime"],
+                "camera_points_gap": g["camera_points_gap"],
+                "mediators_proposed": g["mediators_proposed"],
+                "mediator_cost_yuan": g["mediator_cost_yuan"],
             }
         row |= {
             "exceptions": sum(len(c.exceptions) for c in p.checks),

@@ -229,6 +229,56 @@ def staffable(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[
     }
 
 
+GRASSROOTS = "grassroots"
+
+
+def _gr(plan: Mapping[str, Any]) -> Mapping[str, Any]:
+    return plan["grassroots"]
+
+
+def grid_sizes(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Grids outside their household bounds or over the residents' maximum, villages in none."""
+    g = _gr(plan)
+    out = {
+        r["code"]
+        for r in g["grids"]
+        if not r["min_households"] <= r["households"] <= r["max_households"]
+        or (r["residents_over"] or 0) > 0
+    }
+    covered = {v for r in g["grids"] for v in r["villages"]}
+    return out | {c["code"] for c in g["cameras"] if c["code"] not in covered}
+
+
+def worker_gap(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Counties whose roster lacks grid workers."""
+    rows = _gr(plan)["grid_workers_by_county"]
+    return {str(r["county_code"]) for r in rows if r["fulltime_gap"] > 0 or r["parttime_gap"] > 0}
+
+
+def new_centres(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Townships without a 综治中心 today (it must be built at the seat)."""
+    return {str(r["township_code"]) for r in _gr(plan)["centres"] if r["existing"] is False}
+
+
+def camera_points(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Villages planned below their pre-merger count, and important places left uncovered."""
+    g = _gr(plan)
+    short = {str(c["code"]) for c in g["cameras"] if c["planned"] < c["rule_points"]}
+    return short | {str(u["name"]) for u in g["places_uncovered"]}
+
+
+def mediator_share(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Counties below the mediator share after the proposal."""
+    rows = _gr(plan)["mediators_by_county"]
+    return {str(r["county_code"]) for r in rows if r["share_after"] < check["target"]}
+
+
+def mediator_goal(plan: Mapping[str, Any], t: str, check: Mapping[str, Any]) -> set[str]:
+    """Counties with committees still lacking a full-time mediator."""
+    rows = _gr(plan)["mediators_by_county"]
+    return {str(r["county_code"]) for r in rows if r["with_after"] < r["committees"]}
+
+
 #: (facility type or None, words in the rule, breaking units, 原则上).
 RULES: list[tuple[str | None, str, Callable[..., set[str]], bool]] = [
     (None, "every township served", served_once, False),
@@ -249,6 +299,12 @@ RULES: list[tuple[str | None, str, Callable[..., set[str]], bool]] = [
     (POLICE, "every police office of a closed station", office_posts, False),
     (None, "of the county total", share, False),
     (None, "can man at the minimum", staffable, False),
+    (GRASSROOTS, "全域覆盖", grid_sizes, True),
+    (GRASSROOTS, "一格一员", worker_gap, True),
+    (GRASSROOTS, "在驻地设一个综治中心", new_centres, True),
+    (GRASSROOTS, "雪亮工程", camera_points, True),
+    (GRASSROOTS, "配备率达到", mediator_share, False),
+    (GRASSROOTS, "逐步实现", mediator_goal, True),
 ]
 #: Checks that need the township graph (see multi_checker).
 GRAPH_RULES = ("connected piece",)

@@ -27,6 +27,7 @@ from optimizer.inputs.facilities import read_facilities
 from optimizer.inputs.files import detect_dbf_encoding, read_layer, read_table
 from optimizer.inputs.roads import road_problems
 from optimizer.inputs.townships import TOWNSHIP_OPTIONAL_NUMBERS, read_townships
+from optimizer.inputs.villages import VillageInputs, read_villages  # villages (issue 14)
 from optimizer.paths import sample_dir
 
 __all__ = [
@@ -53,6 +54,11 @@ _SUFFIXES = {
     "counties": TABLE_SUFFIXES,
     "township_attributes": TABLE_SUFFIXES,
     "roads": (".gpkg", ".shp", ".geojson", ".json"),
+    # villages (issue 14): the village layer and its optional companions
+    "villages": (".gpkg", ".shp", ".geojson", ".json", ".csv", ".xlsx"),
+    "villages_before": TABLE_SUFFIXES,
+    "places": (".gpkg", ".shp", ".geojson", ".json", ".csv", ".xlsx"),
+    "centres": TABLE_SUFFIXES,
 }
 
 
@@ -83,6 +89,9 @@ class Inputs:
     roads
         Road lines (``class``, ``speed_kmh``, ``speed_from``, geometry in EPSG:4326, see
         :func:`optimizer.inputs.roads.read_roads`); None when no road layer was given.
+    villages
+        The village layer (村 / 社区) with its companions (see
+        :func:`optimizer.inputs.villages.read_villages`); None when no village file was given.
     """
 
     townships: gpd.GeoDataFrame
@@ -91,6 +100,7 @@ class Inputs:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     roads: gpd.GeoDataFrame | None = None
+    villages: VillageInputs | None = None  # villages (issue 14)
 
     def __repr__(self) -> str:
         counties = "none" if self.counties is None else f"{len(self.counties)}"
@@ -180,6 +190,7 @@ def load_inputs(
     counties: str | Path | None = None,
     township_attributes: str | Path | None = None,
     roads: str | Path | None = None,
+    villages: str | Path | None = None,
     crs: str | None = None,
     tibetan_prefixes: tuple[str, ...] = schema.TIBETAN_AREA_PREFIXES,
     site_tolerance_m: float = 2000.0,
@@ -226,6 +237,7 @@ def load_inputs(
         "counties": counties,
         "township_attributes": township_attributes,
         "roads": roads,
+        "villages": villages,
     }
     if data is None and not any(explicit.values()):
         data = sample_dir()
@@ -242,6 +254,8 @@ def load_inputs(
     county_df, p = _load_counties(paths, town_gdf, notes)
     problems += p
     road_gdf, p = _load_roads(paths, crs, notes)
+    problems += p
+    village_inputs, p = _load_villages(paths, town_gdf, crs, notes)  # villages (issue 14)
     problems += p
 
     for note in notes:
@@ -262,6 +276,48 @@ def load_inputs(
         notes=notes,
         sources=sources,
         roads=road_gdf,
+        villages=village_inputs,
+    )
+
+
+def _load_villages(
+    paths: dict[str, Path], towns: gpd.GeoDataFrame | None, crs: str | None, notes: list[str]
+) -> tuple[VillageInputs | None, list[str]]:
+    """Read the village layer and its companions when a village file was found (issue 14).
+
+    Parameters
+    ----------
+    paths
+        Role -> path, from :func:`find_inputs`.
+    towns
+        The canonical townships, or None when they could not be read.
+    crs
+        The user's ``crs=``, or None.
+    notes
+        Receives the notes; also that companions without a village layer were not read.
+
+    Returns
+    -------
+    villages : VillageInputs or None
+        As :func:`~optimizer.inputs.villages.read_villages` returns them; None when absent.
+    problems : list of str
+        The villages' problems.
+    """
+    companions = [r for r in ("villages_before", "places", "centres") if r in paths]
+    if "villages" not in paths:
+        if companions:
+            notes.append(f"{', '.join(companions)} given without a village layer; not read")
+        return None, []
+    if towns is None:
+        return None, []
+    return read_villages(
+        paths["villages"],
+        townships=towns,
+        before=paths.get("villages_before"),
+        places=paths.get("places"),
+        centres=paths.get("centres"),
+        crs=crs,
+        notes=notes,
     )
 
 

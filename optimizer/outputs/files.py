@@ -28,6 +28,7 @@ from typing import Any
 
 from optimizer.errors import OutputError
 from optimizer.outputs import maps, tables
+from optimizer.outputs.grassroots import add_grassroots_layers  # grassroots (issue 14)
 from optimizer.outputs.plan_json import plan_json_text
 from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report.plan import Plan
@@ -390,6 +391,8 @@ def _write_all(plan: Plan, d: Path, *, map_tiles: str | None, progress: Progress
             synthetic=plan.synthetic,
             checks=plan.outcome_counts(),
         )
+        if plan.grassroots is not None:  # grassroots (issue 14): 网格 and 村（社区） layers
+            add_grassroots_layers(m, plan.grassroots)
         maps.save_map(m, d / "map.html")
     names.append("map.html")
     return names

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from optimizer.outputs.grassroots import grassroots_json  # grassroots (issue 14)
 from optimizer.report import Plan
 from optimizer.report.metrics import json_number, json_text
 from optimizer.rules.staffing import ROLE_MINIMA
@@ -31,7 +32,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     -------
     dict
         ``schema_version``, ``synthetic``, ``scenario``, ``policy``, ``inputs``, ``notes``,
-        ``facility_types``, ``facilities``, ``townships``, ``metrics``, ``checks``, ``solver``.
+        ``facility_types``, ``facilities``, ``townships``, ``metrics``, ``checks``, ``solver``, ``grassroots``.
     """
     return {
         "schema_version": SCHEMA_VERSION,
@@ -46,6 +47,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "metrics": plan.metrics.to_dict(),
         "checks": [c.to_dict() for c in plan.checks],
         "solver": plan.solver.to_dict(),
+        # grassroots (issue 14): grids, centres, cameras, mediators; null without villages
+        "grassroots": None if plan.grassroots is None else grassroots_json(plan.grassroots),
     }
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pyogrio
 
 from optimizer.outputs import office
+from optimizer.outputs.grassroots import append_sheet, grassroots_sheets  # grassroots (14)
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
 from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
@@ -281,6 +282,22 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
     return rows
 
 
+#: Most characters of one cell (Excel holds 32,767); a longer list ends with how many are left.
+_CELL_MAX = 30_000
+
+
+def _joined(items: list[str]) -> str:
+    """Join list items with 「；」 within one cell; the rest are counted (all are in plan.json)."""
+    out: list[str] = []
+    size = 0
+    for i, item in enumerate(items):
+        if size + len(item) + 1 > _CELL_MAX:
+            return "；".join(out) + f"；……另有 {len(items) - i} 项，全部见 plan.json"
+        out.append(item)
+        size += len(item) + 1
+    return "；".join(out)
+
+
 def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Path) -> None:
     checks = pd.DataFrame(
         [
@@ -292,13 +309,15 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
                 "实际": str(c.actual),
                 "结果": _STATUS_ZH[c.status],
                 "例外数": len(c.exceptions),
-                "例外及原因": "；".join(
-                    f"{e['id']}（{_BY_ZH.get(e.get('by', ''), '')}）: {e['reason']}"
-                    for e in c.exceptions
+                "例外及原因": _joined(
+                    [
+                        f"{e['id']}（{_BY_ZH.get(e.get('by', ''), '')}）: {e['reason']}"
+                        for e in c.exceptions
+                    ]
                 ),
                 "未达到项": len(c.violations),
-                "未达到项及原因": "；".join(f"{e['id']}: {e['reason']}" for e in c.violations),
-                "说明": "；".join(f"{e['id']}: {e['reason']}" for e in c.notes),
+                "未达到项及原因": _joined([f"{e['id']}: {e['reason']}" for e in c.violations]),
+                "说明": _joined([f"{e['id']}: {e['reason']}" for e in c.notes]),
             }
             for c in plan.checks
         ]
@@ -365,14 +384,17 @@ def _write_workbook(plan: Plan, fac: pd.DataFrame, towns: pd.DataFrame, path: Pa
                 xw, sheet_name="人员配置", index=False
             )
         checks.to_excel(xw, sheet_name="规则检查", index=False)
+        if plan.grassroots is not None:  # grassroots (issue 14): 网格 … 人民调解员
+            for sheet, table in grassroots_sheets(plan.grassroots).items():
+                append_sheet(xw.book, sheet, table)
         wb = xw.book
         wb.properties.created = FIXED_TIME
         wb.properties.modified = FIXED_TIME
         wb.properties.creator = "optimizer"
         for ws in wb.worksheets:
             ws.freeze_panes = "A2"
-            for col in ws.columns:
-                width = max(len(str(c.value or "")) for c in col[:200])
+            for col in ws.iter_cols(max_row=200):  # not ws.columns: every cell of the sheet
+                width = max(len(str(c.value or "")) for c in col)
                 ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width * 1.6))
 
 

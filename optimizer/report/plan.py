@@ -20,6 +20,7 @@ from optimizer.inputs import Inputs
 from optimizer.inputs import geometry as geo
 from optimizer.planning.decode import TypePlan
 from optimizer.report.checks import OUTCOMES, Check, report_items, type_checks
+from optimizer.report.grassroots import GrassrootsReport  # grassroots (issue 14)
 from optimizer.report.metrics import (
     Colocation,
     Metrics,
@@ -67,6 +68,9 @@ class Plan:
         Warnings and facts about the inputs and the run.
     synthetic
         True when the inputs are the synthetic sample.
+    grassroots
+        Grids, 综治中心, 雪亮工程 points and mediators below the township (clauses 13-18; their
+        checks are also in ``checks``), or None without a village layer.
     """
 
     policy: Policy
@@ -80,6 +84,7 @@ class Plan:
     sources: dict[str, str]
     types: tuple[str, ...]
     staffing: pd.DataFrame | None = None
+    grassroots: GrassrootsReport | None = None  # grids, centres, cameras, mediators (issue 14)
 
     def __repr__(self) -> str:
         parts = []

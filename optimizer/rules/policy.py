@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from optimizer.errors import PolicyError
+from optimizer.rules.grassroots import GrassrootsPolicy  # grassroots (issue 14)
 from optimizer.rules.staffing import StaffingPolicy
 from optimizer.schema import KINDS, TIBETAN_AREA_PREFIXES
 
@@ -464,6 +465,9 @@ class Policy:
         Solver settings.
     outputs
         How the CSVs meant for people are written (``csv_headers``).
+    grassroots
+        Grids, 综治中心, 雪亮工程 and mediators below the township (clauses 13-18); see
+        :mod:`optimizer.rules.grassroots`.
     township_kinds
         The planner's correction of a township's kind (街道/镇/乡/其他), township code:
         ``{kind: 镇, reason: justification}``; it sets the staffing minima and the county seat,
@@ -479,6 +483,7 @@ class Policy:
     travel: TravelSettings = field(default_factory=TravelSettings)
     solver: SolverSettings = field(default_factory=SolverSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
+    grassroots: GrassrootsPolicy = field(default_factory=GrassrootsPolicy)  # issue 14
     township_kinds: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -27,6 +27,7 @@ from optimizer.sample.county import build_county
 from optimizer.sample.formats import COUNTY_FIELDS, OUTPUT_CRS
 from optimizer.sample.frame import load_frame, select_counties
 from optimizer.sample.roads import build_roads
+from optimizer.sample.villages import Villages, build_villages
 from optimizer.schema import COURT, JUDICIAL, POLICE
 
 __all__ = ["Sample", "build_sample"]
@@ -57,6 +58,9 @@ class Sample:
     roads
         SYNTHETIC road network (lines in EPSG:4490 with ``class``, ``speed_kmh``, ``source``),
         or None.
+    villages
+        SYNTHETIC villages (村 / 社区) after and before the village reform
+        (:mod:`optimizer.sample.villages`), or None.
     """
 
     townships: gpd.GeoDataFrame
@@ -67,6 +71,7 @@ class Sample:
     county_codes: tuple[str, ...] = ()
     request: str = "all"
     roads: gpd.GeoDataFrame | None = None
+    villages: Villages | None = None
 
 
 def build_sample(counties: str | Sequence[str] = "all", *, seed: int = 2020) -> Sample:
@@ -123,6 +128,7 @@ def build_sample(counties: str | Sequence[str] = "all", *, seed: int = 2020) -> 
     facilities["staff"] = facilities["staff"].astype(np.int64)
     county_table = pd.DataFrame([p.row for p in parts], columns=list(COUNTY_FIELDS))
     roads = build_roads(frame, codes, parts, seed, source)
+    villages = build_villages(townships, before, seed=seed, frame=frame)
     logger.info(
         "built %s townships (%s before), %s facilities, %s roads in %.1f s",
         f"{len(townships):,}",
@@ -140,4 +146,5 @@ def build_sample(counties: str | Sequence[str] = "all", *, seed: int = 2020) -> 
         county_codes=tuple(codes),
         request=counties if isinstance(counties, str) else ",".join(map(str, counties)),
         roads=roads,
+        villages=villages,
     )

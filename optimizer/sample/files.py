@@ -10,6 +10,7 @@ import pyogrio
 from optimizer import __version__ as version
 from optimizer.sample.build import Sample
 from optimizer.sample.formats import BEFORE_FIELDS, ROAD_FIELDS, TOWNSHIP_FIELDS
+from optimizer.sample.villages import VILLAGE_FIELDS
 
 __all__ = ["write_sample"]
 
@@ -42,6 +43,15 @@ MIT); township codes, names and kinds 2018 and 2023 (NBS statistical division co
 modood/Administrative-divisions-of-China, WTFPL); county population and household size of the
 2020 census (leiii/census, MIT). Townships of kind "other" (farms, reserves) are left out.
 See docs/sample.md for the method.
+"""
+
+_README_VILLAGES = """
+Villages (SYNTHETIC, nested in the townships): `villages.gpkg` (layer `villages`: {n_after}
+post-reform 村 and 社区 with polygons, `township_code`, `kind`, `households`, `residents`,
+`villages_before`, `groups` (村民小组), existing `cameras` (雪亮工程 points), `mediators_fulltime`,
+`grid_workers_fulltime`, `grid_workers_parttime`, `disputes`) and `villages_before.csv` ({n_before}
+pre-reform villages with `merged_into`), calibrated to the village reform (建制村 45,447 → 26,369,
+社区 7,804 → 8,261).
 """
 
 
@@ -97,6 +107,21 @@ def _write_layers(sample: Sample, out: Path) -> list[Path]:
                 },
             )
             written.append(path)
+        if sample.villages is not None:
+            path = out / "villages.gpkg"
+            if path.exists():
+                path.unlink()
+            sample.villages.after[[*VILLAGE_FIELDS, "geometry"]].to_file(
+                path,
+                layer="villages",
+                driver="GPKG",
+                engine="pyogrio",
+                layer_options={
+                    "IDENTIFIER": "villages (SYNTHETIC)",
+                    "DESCRIPTION": note.replace("townships", "villages"),
+                },
+            )
+            written.append(path)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
     return written
@@ -104,18 +129,33 @@ def _write_layers(sample: Sample, out: Path) -> list[Path]:
 
 def _readme_text(sample: Sample) -> str:
     """Return the README written next to the files (no timestamp, so it is reproducible)."""
-    return _README.format(
-        request=sample.request,
-        seed=sample.seed,
-        version=version,
-        n_counties=len(sample.county_codes),
-        county_list=", ".join(
-            f"{c} {n}"
-            for c, n in zip(sample.counties["county_code"], sample.counties["name"], strict=True)
-        ),
-        n_townships=len(sample.townships),
-        n_before=len(sample.townships_before),
-        n_facilities=len(sample.facilities),
+    villages = ""
+    if sample.villages is not None:
+        villages = _README_VILLAGES.format(
+            n_after=len(sample.villages.after), n_before=len(sample.villages.before)
+        )
+    return villages_readme(sample, villages)
+
+
+def villages_readme(sample: Sample, villages: str) -> str:
+    """Return the README text with the villages paragraph (empty when there are none)."""
+    return (
+        _README.format(
+            request=sample.request,
+            seed=sample.seed,
+            version=version,
+            n_counties=len(sample.county_codes),
+            county_list=", ".join(
+                f"{c} {n}"
+                for c, n in zip(
+                    sample.counties["county_code"], sample.counties["name"], strict=True
+                )
+            ),
+            n_townships=len(sample.townships),
+            n_before=len(sample.townships_before),
+            n_facilities=len(sample.facilities),
+        )
+        + villages
     )
 
 
@@ -133,7 +173,8 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
     -------
     list of pathlib.Path
         The files written: ``townships.gpkg``, ``townships_before.gpkg``, ``roads.gpkg``
-        (when the sample has roads), ``facilities.csv``, ``counties.csv`` and ``README.md``.
+        (when the sample has roads), ``villages.gpkg`` and ``villages_before.csv`` (when it
+        has villages), ``facilities.csv``, ``counties.csv`` and ``README.md``.
 
     Notes
     -----
@@ -146,6 +187,10 @@ def write_sample(sample: Sample, out_dir: str | Path) -> list[Path]:
     for name, df in (("facilities", sample.facilities), ("counties", sample.counties)):
         path = out / f"{name}.csv"
         df.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        written.append(path)
+    if sample.villages is not None:
+        path = out / "villages_before.csv"
+        sample.villages.before.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
         written.append(path)
     readme = out / "README.md"
     readme.write_text(_readme_text(sample), encoding="utf-8")
