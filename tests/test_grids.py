@@ -191,7 +191,7 @@ def test_same_inputs_give_the_same_grids(sample_grids):
 
 
 def _exact(hh, edges, lo, hi, xy=None):
-    from optimizer.planning.districts import best_partition, connected_groups
+    from optimizer.solver.districts import best_partition, connected_groups
 
     hh = np.asarray(hh, dtype=float)
     xy = np.column_stack([np.arange(len(hh)), np.zeros(len(hh))]) if xy is None else xy
@@ -282,7 +282,7 @@ def test_exact_partition_is_no_worse_than_the_solver_model():
 def test_split_pieces_are_connected_and_bounded():
     import networkx as nx
 
-    from optimizer.planning.districts import split_connected
+    from optimizer.solver.districts import split_connected
 
     rng = np.random.default_rng(11)
     xy, edges = _delaunay_graph(rng, 70)

@@ -11,7 +11,7 @@ connected piece holding its centre block), minimising household-weighted distanc
 grid's centre block (compactness).
 
 A connected piece of up to ``grassroots.grid_exact_blocks`` blocks is solved exactly without a
-model (:mod:`optimizer.planning.districts`: every connected subset enumerated, the cheapest
+model (:mod:`optimizer.solver.districts`: every connected subset enumerated, the cheapest
 partition by dynamic programming); a larger one goes to the solver core's districting model
 (:func:`optimizer.solver.solve`, the assignment MIP with contiguity cuts). A zone larger than
 ``grassroots.grid_max_blocks`` is first cut into connected pieces in a fixed order. No clock
@@ -40,14 +40,14 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.inputs.geometry import projected_crs
 from optimizer.inputs.villages import KIND_COMMUNITY, VillageInputs
 from optimizer.planning.budget import TimeBudget
-from optimizer.planning.districts import (
+from optimizer.rules.grassroots import GrassrootsPolicy
+from optimizer.solver import LocationProblem, solve
+from optimizer.solver.districts import (
     EXACT_BLOCKS,
     best_partition,
     connected_groups,
     split_connected,
 )
-from optimizer.rules.grassroots import GrassrootsPolicy
-from optimizer.solver import LocationProblem, solve
 
 __all__ = ["GridPlan", "plan_grids"]
 
@@ -375,7 +375,7 @@ def _solve_zone(
     """Join the connected blocks of one piece into grids; return each block's centre block.
 
     Up to ``policy.grid_exact_blocks`` blocks the cheapest partition is found exactly
-    (:func:`optimizer.planning.districts.best_partition`, no model); a larger piece goes to the
+    (:func:`optimizer.solver.districts.best_partition`, no model); a larger piece goes to the
     solver core's districting model. The lower bound is lowered step by step (``_RELAX``) when
     the planner's cannot hold. Returns the centres, the lower bound used when it differs from
     the planner's (else None), whether the model reached the safety time limit (then every
@@ -457,7 +457,7 @@ def _district(
 
     Each connected part of a zone (one township and kind) larger than
     ``policy.grid_max_blocks`` is first cut into connected pieces
-    (:func:`optimizer.planning.districts.split_connected`, a fixed order); each piece is then
+    (:func:`optimizer.solver.districts.split_connected`, a fixed order); each piece is then
     solved by :func:`_solve_zone`. A piece whose model reaches the safety limit keeps its
     blocks' own grids (the first piece of each block stands for it).
     """

@@ -11,7 +11,8 @@ cuts), :mod:`~optimizer.solver.tree`, :mod:`~optimizer.solver.lagrangian` and
 :mod:`~optimizer.solver.dense` (the Lagrangian path of pure p-medians),
 :mod:`~optimizer.solver.greedy` and :mod:`~optimizer.solver.swap` (starting plans),
 :mod:`~optimizer.solver.highs` (HiGHS and CBC through pulp), :mod:`~optimizer.solver.blocks`
-and :mod:`~optimizer.solver.cover` (:func:`min_cover`).
+and :mod:`~optimizer.solver.cover` (:func:`min_cover`), :mod:`~optimizer.solver.districts`
+(exact districting of small block graphs by enumeration, and a fixed-order cut of large ones).
 """
 
 from optimizer.solver.core import p_median, solve
