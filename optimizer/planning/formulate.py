@@ -18,6 +18,7 @@ sites are today's facilities of the type. The steps, in order:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -235,18 +236,24 @@ def travel_minutes(
         return minutes, np.zeros(len(pairs_t), dtype=bool), source
     if g.road is None:
         g.road = network.road_graph(inputs.roads, g.crs, townships=inputs.townships)
-    minutes, used = network.travel_minutes(
-        g.road,
-        g.seats_xy,
-        ctx.s_xy,
-        pairs_t,
-        pairs_s,
-        groups_o=ctx.t_county,
-        groups_d=ctx.s_county,
-        access_kmh=travel.access_kmh,
-        circuity=spec.circuity,
-        fallback_kmh=travel.fallback_kmh,
-    )
+    speeds = (travel.access_kmh, spec.circuity, travel.fallback_kmh)
+    key = _travel_key(g, ctx, pairs_t, pairs_s, speeds)
+    if key not in g.travel_cache:
+        g.travel_cache[key] = network.travel_minutes(
+            g.road,
+            g.seats_xy,
+            ctx.s_xy,
+            pairs_t,
+            pairs_s,
+            groups_o=ctx.t_county,
+            groups_d=ctx.s_county,
+            access_kmh=travel.access_kmh,
+            circuity=spec.circuity,
+            fallback_kmh=travel.fallback_kmh,
+        )
+        while len(g.travel_cache) > TRAVEL_CACHE_SIZE:
+            g.travel_cache.pop(next(iter(g.travel_cache)))  # the oldest first
+    minutes, used = (a.copy() for a in g.travel_cache[key])
     share = float(used.mean()) if len(used) else 0.0
     source = (
         f"road network ({share:.1%} of pairs by road; the rest straight line × circuity "
@@ -254,6 +261,28 @@ def travel_minutes(
     )
     g.travel_source = source
     return minutes, used, source
+
+
+#: Travel tables kept per geography (a few per facility type and travel setting of a sweep).
+TRAVEL_CACHE_SIZE = 12
+
+
+def _travel_key(
+    g: Geography,
+    ctx: SiteContext,
+    pairs_t: np.ndarray,
+    pairs_s: np.ndarray,
+    speeds: tuple[float, float, float],
+) -> str:
+    """Return a digest of everything the road travel minutes of these pairs depend on."""
+    h = hashlib.blake2b(repr(speeds).encode(), digest_size=16)
+    for a in (g.seats_xy, ctx.s_xy, pairs_t, pairs_s):
+        arr = np.ascontiguousarray(a)
+        h.update(repr((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    for groups in (ctx.t_county, ctx.s_county):
+        h.update("\x1f".join(map(str, np.asarray(groups).tolist())).encode())
+    return h.hexdigest()
 
 
 def today_nearest(
