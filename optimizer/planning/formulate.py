@@ -769,19 +769,23 @@ def min_needed(
     scope = ctx.spec.scope
     t_county, p_t, p_s = ctx.t_county, pairs.t, pairs.s
     counties = sorted({c for c in set(t_county[served_mask]) if scope_key(str(c), scope) == key})
+    closed = np.asarray(sorted(fixed_closed), dtype=np.int64)
     for county in counties:
         ti = np.flatnonzero((t_county == county) & served_mask)
-        mask = np.isin(p_t, ti) & may_open[p_s] & ~np.isin(p_s, list(fixed_closed))
-        sites = sorted(set(p_s[mask].tolist()))
+        # the county's pairs only (in their order), not a mask over the whole scope per site
+        own = np.flatnonzero(np.isin(p_t, ti))
+        keep = may_open[p_s[own]] & ~np.isin(p_s[own], closed)
+        p_t_c, p_s_c = p_t[own][keep], p_s[own][keep]
+        sites = sorted(set(p_s_c.tolist()))
         pinned_here = [j for j in sites if j in ctx.pinned_open]
-        pinned_cover = set(p_t[mask & np.isin(p_s, pinned_here)].tolist())
+        pinned_cover = set(p_t_c[np.isin(p_s_c, pinned_here)].tolist())
         rest = [int(i) for i in ti if int(i) not in pinned_cover]
         if not rest:
             total += len(pinned_here)
             continue
         rl = {i: k for k, i in enumerate(rest)}
         sets = [
-            [rl[int(i)] for i in p_t[mask & (p_s == j)].tolist() if int(i) in rl]
+            [rl[int(i)] for i in p_t_c[p_s_c == j].tolist() if int(i) in rl]
             for j in sites
             if j not in pinned_here
         ]
