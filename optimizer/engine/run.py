@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer.errors import OptimizerError, PolicyError
@@ -92,6 +92,12 @@ class Outcome:
         Class name of the error a failed run raised (``InfeasibleError`` ...), if any.
     problems
         That error's problems, when it listed them.
+    cpu_seconds
+        CPU seconds of the run's process on its worker (solver and Python; next to ``seconds``,
+        it shows how much of the wall-clock another load on the machine took).
+    extra
+        What the engine's ``finish`` made of the plan on the worker (for example its
+        ``plan.json`` text), so that this process only writes it.
     """
 
     key: str
@@ -101,6 +107,8 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     problems: tuple[str, ...] = ()
+    cpu_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(inputs: Inputs) -> RegionData:
@@ -143,20 +151,36 @@ def plan_job(data: RegionData, policy: Policy, types: tuple[str, ...] | None) ->
     return make_plan(data.inputs, policy, types=types, geography=data.geography)
 
 
+#: What a worker makes of a finished plan besides the plan itself (``Outcome.extra``).
+Finish = Callable[[Plan], dict[str, Any]]
+
+
 def _timed(
-    fn: Callable[..., Plan], key: str, data: RegionData, policy: Policy, types: Any
+    fn: Callable[..., Plan],
+    key: str,
+    data: RegionData,
+    policy: Policy,
+    types: Any,
+    finish: Finish | None = None,
 ) -> Outcome:
-    """Run ``fn`` and time it; a failure comes back as its reason, not as a raised error."""
-    t0 = time.perf_counter()
+    """Run ``fn`` (and ``finish``) and time it; a failure comes back as its reason, not raised."""
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         plan = fn(data, policy, types)
+        extra = finish(plan) if finish is not None else {}
     except Exception as exc:  # every failure is recorded and the other runs go on
         problems = (
             tuple(getattr(exc, "problems", None) or ()) if isinstance(exc, OptimizerError) else ()
         )
         seconds = time.perf_counter() - t0
-        return Outcome(key, "failed", None, _reason(exc), seconds, type(exc).__name__, problems)
-    return Outcome(key, "ok", plan, "", time.perf_counter() - t0)
+        return Outcome(
+            key, "failed", None, _reason(exc), seconds, type(exc).__name__, problems,
+            cpu_seconds=time.process_time() - c0,
+        )  # fmt: skip
+    return Outcome(
+        key, "ok", plan, "", time.perf_counter() - t0,
+        cpu_seconds=time.process_time() - c0, extra=extra,
+    )  # fmt: skip
 
 
 def _reason(exc: BaseException) -> str:
@@ -236,7 +260,14 @@ class Engine:
             self.client.register_plugin(pin_threads_plugin())
             logger.info("connected to %s: %d workers", self.scheduler, self.slots())
             return
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        # allowed-failures 0: the engine retries a lost run itself, once; worker-saturation 1.0:
+        # a worker holds only the run it is running, the next one waits on the scheduler and
+        # goes to whichever worker frees up first (the engine keeps it submitted, see run)
+        config = {
+            "distributed.scheduler.allowed-failures": 0,
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+        with dask.config.set(config):
             self.cluster = LocalCluster(
                 n_workers=self.workers,
                 threads_per_worker=1,
@@ -274,6 +305,7 @@ class Engine:
         *,
         on_outcome: Callable[[Job, Outcome], None] | None = None,
         fn: Callable[[RegionData, Policy, tuple[str, ...] | None], Plan] = plan_job,
+        finish: Finish | None = None,
     ) -> list[Outcome]:
         """Run every job; hand each outcome to ``on_outcome`` as it finishes.
 
@@ -287,6 +319,10 @@ class Engine:
             Called in this process with each job and its outcome, in finishing order.
         fn
             What a worker runs (default :func:`plan_job`).
+        finish
+            Run on the worker on each finished plan (inside the run's time); what it returns is
+            the outcome's ``extra``. A sweep makes the ``plan.json`` text and the table row
+            there, so that this process only writes files while the workers plan.
 
         Returns
         -------
@@ -303,19 +339,19 @@ class Engine:
 
         try:
             if self.client is None:
-                self._run_here(data, jobs, fn, record)
+                self._run_here(data, jobs, fn, finish, record)
             else:
-                self._run_dask(data, jobs, fn, record)
+                self._run_dask(data, jobs, fn, finish, record)
         except KeyboardInterrupt:
             self.interrupted = True
             logger.warning("interrupted: %d of %d runs finished and are kept", len(done), len(jobs))
         return [done[j.key] for j in jobs if j.key in done]
 
     def _run_here(
-        self, data: Mapping[str, RegionData], jobs: Sequence[Job], fn: Any, record: Any
+        self, data: Mapping[str, RegionData], jobs: Sequence[Job], fn: Any, finish: Any, record: Any
     ) -> None:
         for job in jobs:
-            record(job, _timed(fn, job.key, data[job.data], job.policy, job.types))
+            record(job, _timed(fn, job.key, data[job.data], job.policy, job.types, finish))
 
     def _scatter(self, data: Mapping[str, RegionData]) -> dict[str, Any]:
         return {k: self.client.scatter(v, broadcast=True, hash=False) for k, v in data.items()}
@@ -329,39 +365,67 @@ class Engine:
         return shared
 
     def _run_dask(
-        self, data: Mapping[str, RegionData], jobs: Sequence[Job], fn: Any, record: Any
+        self,
+        data: Mapping[str, RegionData],
+        jobs: Sequence[Job],
+        fn: Any,
+        finish: Any,
+        record: Any,
     ) -> None:
+        """Keep every worker busy: one run per slot going and one more per slot submitted.
+
+        The extra run waits on the scheduler and starts the moment a worker frees up, instead
+        of after this process has fetched and written the finished run. A run's wall-clock
+        limit counts from when it could start (submitted into a free slot, or the moment a
+        run before it finished).
+        """
         from distributed import wait
 
         shared = self._scatter({k: data[k] for k in dict.fromkeys(j.data for j in jobs)})
         pending = deque((job, 0) for job in jobs)
-        running: dict[Any, tuple[Job, float, int]] = {}
+        running: dict[Any, list[Any]] = {}  # future -> [job, start or None (queued), attempt]
         try:
             while pending or running:
-                if pending and len(running) < self.slots():
+                slots = self.slots()
+                if pending and len(running) < 2 * slots:
                     shared = self._shared(data, shared)
-                while pending and len(running) < self.slots():
+                while pending and len(running) < 2 * slots:
                     job, attempt = pending.popleft()
                     fut = self.client.submit(
-                        _timed, fn, job.key, shared[job.data], job.policy, job.types,
+                        _timed, fn, job.key, shared[job.data], job.policy, job.types, finish,
                         key=f"plan-{job.key}-{uuid.uuid4().hex[:8]}", pure=False,
                     )  # fmt: skip
-                    running[fut] = (job, time.perf_counter(), attempt)
+                    running[fut] = [job, None, attempt]
+                self._start_clocks(running, slots)
                 try:
                     wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     pass
                 for fut in [f for f in running if f.done()]:
                     job, t0, attempt = running.pop(fut)
+                    t0 = time.perf_counter() if t0 is None else t0
                     outcome = self._collect(fut, job, t0)
                     if outcome is None and attempt == 0:
                         pending.appendleft((job, 1))  # its worker or its data was lost: once more
                         continue
                     record(job, outcome or self._died(job, t0))
+                self._start_clocks(running, slots)
                 self._time_out(running, record)
         finally:
             for fut in running:
                 fut.cancel()
+
+    @staticmethod
+    def _start_clocks(running: dict[Any, list[Any]], slots: int) -> None:
+        """Start the clock of the oldest queued runs, as many as there are free slots."""
+        free = slots - sum(entry[1] is not None for entry in running.values())
+        now = time.perf_counter()
+        for entry in running.values():  # in submission order
+            if free <= 0:
+                break
+            if entry[1] is None:
+                entry[1] = now
+                free -= 1
 
     def _collect(self, fut: Any, job: Job, t0: float) -> Outcome | None:
         """Return the run's outcome, or None when it was lost with its worker."""
@@ -381,14 +445,13 @@ class Engine:
         reason = "the worker running it died, twice (killed, out of memory or crashed)"
         return Outcome(job.key, "failed", None, reason, time.perf_counter() - t0)
 
-    def _time_out(self, running: dict[Any, tuple[Job, float, int]], record: Any) -> bool:
+    def _time_out(self, running: dict[Any, list[Any]], record: Any) -> bool:
         """Give up the runs over their limit; restart their workers; True when any restarted."""
         if self.run_time_limit is None:
             return False
         now = time.perf_counter()
-        late = [
-            f for f, (_, t0, _) in running.items() if now - t0 > self.run_time_limit + self.grace
-        ]
+        limit = self.run_time_limit + self.grace
+        late = [f for f, (_, t0, _) in running.items() if t0 is not None and now - t0 > limit]
         addresses = []
         for fut in late:
             job, t0, _ = running.pop(fut)

@@ -18,6 +18,7 @@ sites are today's facilities of the type. The steps, in order:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -235,18 +236,24 @@ def travel_minutes(
         return minutes, np.zeros(len(pairs_t), dtype=bool), source
     if g.road is None:
         g.road = network.road_graph(inputs.roads, g.crs, townships=inputs.townships)
-    minutes, used = network.travel_minutes(
-        g.road,
-        g.seats_xy,
-        ctx.s_xy,
-        pairs_t,
-        pairs_s,
-        groups_o=ctx.t_county,
-        groups_d=ctx.s_county,
-        access_kmh=travel.access_kmh,
-        circuity=spec.circuity,
-        fallback_kmh=travel.fallback_kmh,
-    )
+    speeds = (travel.access_kmh, spec.circuity, travel.fallback_kmh)
+    key = _travel_key(g, ctx, pairs_t, pairs_s, speeds)
+    if key not in g.travel_cache:
+        g.travel_cache[key] = network.travel_minutes(
+            g.road,
+            g.seats_xy,
+            ctx.s_xy,
+            pairs_t,
+            pairs_s,
+            groups_o=ctx.t_county,
+            groups_d=ctx.s_county,
+            access_kmh=travel.access_kmh,
+            circuity=spec.circuity,
+            fallback_kmh=travel.fallback_kmh,
+        )
+        while len(g.travel_cache) > TRAVEL_CACHE_SIZE:
+            g.travel_cache.pop(next(iter(g.travel_cache)))  # the oldest first
+    minutes, used = (a.copy() for a in g.travel_cache[key])
     share = float(used.mean()) if len(used) else 0.0
     source = (
         f"road network ({share:.1%} of pairs by road; the rest straight line × circuity "
@@ -254,6 +261,28 @@ def travel_minutes(
     )
     g.travel_source = source
     return minutes, used, source
+
+
+#: Travel tables kept per geography (a few per facility type and travel setting of a sweep).
+TRAVEL_CACHE_SIZE = 12
+
+
+def _travel_key(
+    g: Geography,
+    ctx: SiteContext,
+    pairs_t: np.ndarray,
+    pairs_s: np.ndarray,
+    speeds: tuple[float, float, float],
+) -> str:
+    """Return a digest of everything the road travel minutes of these pairs depend on."""
+    h = hashlib.blake2b(repr(speeds).encode(), digest_size=16)
+    for a in (g.seats_xy, ctx.s_xy, pairs_t, pairs_s):
+        arr = np.ascontiguousarray(a)
+        h.update(repr((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    for groups in (ctx.t_county, ctx.s_county):
+        h.update("\x1f".join(map(str, np.asarray(groups).tolist())).encode())
+    return h.hexdigest()
 
 
 def today_nearest(
@@ -740,19 +769,23 @@ def min_needed(
     scope = ctx.spec.scope
     t_county, p_t, p_s = ctx.t_county, pairs.t, pairs.s
     counties = sorted({c for c in set(t_county[served_mask]) if scope_key(str(c), scope) == key})
+    closed = np.asarray(sorted(fixed_closed), dtype=np.int64)
     for county in counties:
         ti = np.flatnonzero((t_county == county) & served_mask)
-        mask = np.isin(p_t, ti) & may_open[p_s] & ~np.isin(p_s, list(fixed_closed))
-        sites = sorted(set(p_s[mask].tolist()))
+        # the county's pairs only (in their order), not a mask over the whole scope per site
+        own = np.flatnonzero(np.isin(p_t, ti))
+        keep = may_open[p_s[own]] & ~np.isin(p_s[own], closed)
+        p_t_c, p_s_c = p_t[own][keep], p_s[own][keep]
+        sites = sorted(set(p_s_c.tolist()))
         pinned_here = [j for j in sites if j in ctx.pinned_open]
-        pinned_cover = set(p_t[mask & np.isin(p_s, pinned_here)].tolist())
+        pinned_cover = set(p_t_c[np.isin(p_s_c, pinned_here)].tolist())
         rest = [int(i) for i in ti if int(i) not in pinned_cover]
         if not rest:
             total += len(pinned_here)
             continue
         rl = {i: k for k, i in enumerate(rest)}
         sets = [
-            [rl[int(i)] for i in p_t[mask & (p_s == j)].tolist() if int(i) in rl]
+            [rl[int(i)] for i in p_t_c[p_s_c == j].tolist() if int(i) in rl]
             for j in sites
             if j not in pinned_here
         ]

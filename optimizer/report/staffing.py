@@ -24,6 +24,7 @@ See ``docs/staffing.md`` for the rules and the choices made where the work plan 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -350,19 +351,23 @@ def _served_towns(f: pd.DataFrame, townships: pd.DataFrame, t: str) -> dict[str,
     return out
 
 
+#: The columns the county steps read from a unit's row (itertuples is slow on wide frames).
+_ROW_COLUMNS = ["id", "township_code", "current_staff"]
+
+
 def _absorber(
     code: str,
     fac_county: str,
     t: str,
-    townships_by_code: pd.DataFrame,
+    served_by: dict[str, Any],
     served: dict[str, list[str]],
     kept_county: dict[str, str],
 ) -> str | None:
-    """Return the kept unit of the same county that serves township ``code``, or None."""
-    col = f"served_by__{t}"
-    sid: Any = None
-    if col in townships_by_code.columns and code in townships_by_code.index:
-        sid = townships_by_code.at[code, col]
+    """Return the kept unit of the same county that serves township ``code``, or None.
+
+    ``served_by`` is the townships' ``served_by__<t>`` by code (empty when not planned).
+    """
+    sid: Any = served_by.get(code)
     if not (isinstance(sid, str) and sid in kept_county):
         sid = next((k for k, towns in served.items() if code in towns), None)
     if sid is None or kept_county.get(sid) != fac_county:
@@ -454,7 +459,7 @@ def propose_staffing(
         kept_mask = ft["decision"] == "keep"
         inputs = _TypeInputs(
             t=t,
-            kinds=kinds,
+            kinds={str(k): v for k, v in kinds.items()},
             tw_by_code=tw_by_code,
             town_load=_township_workload(tw, policy.workload_for(t), policy, notes),
             served=_served_towns(ft, tw, t),
@@ -570,7 +575,7 @@ class _TypeInputs:
     """
 
     t: str
-    kinds: pd.Series
+    kinds: dict[str, Any]
     tw_by_code: pd.DataFrame
     town_load: pd.Series
     served: dict[str, list[str]]
@@ -578,6 +583,19 @@ class _TypeInputs:
     cty: pd.DataFrame | None
     policy: StaffingPolicy
     notes: list[str]
+
+    @functools.cached_property
+    def load_by_code(self) -> dict[Any, float]:
+        """``town_load`` as a dict (one lookup per served township, not a pandas reindex)."""
+        return {k: float(v) for k, v in self.town_load.items()}
+
+    @functools.cached_property
+    def served_by(self) -> dict[str, Any]:
+        """The townships' ``served_by__<t>`` by code (empty when the type was not planned)."""
+        col = f"served_by__{self.t}"
+        if col not in self.tw_by_code.columns:
+            return {}
+        return dict(zip(self.tw_by_code.index, self.tw_by_code[col], strict=True))
 
 
 def _county(
@@ -612,9 +630,10 @@ def _county(
         [int(s) + moved_in[i] for i, s in zip(kept_ids, kept["current_staff"], strict=True)],
         dtype=np.int64,
     )
+    loads = inputs.load_by_code
     load = np.array(
         [
-            float(inputs.town_load.reindex(inputs.served.get(i, [])).fillna(0).sum())
+            float(np.nansum(np.array([loads.get(c, 0.0) for c in inputs.served.get(i, [])])))
             for i in kept_ids
         ]
     )
@@ -686,11 +705,11 @@ def _closure_moves(
     moved_in = dict.fromkeys(kept_ids, 0)
     pool = 0
     closed_rows = []
-    for r in closed.itertuples(index=False):
+    for r in closed[_ROW_COLUMNS].itertuples(index=False):  # not all ~30: iloc per column
         post = min(_int(r.current_staff), policy.police_office_staff) if t == POLICE else 0
         moving = _int(r.current_staff) - post
         target = _absorber(
-            str(r.township_code), county, t, inputs.tw_by_code, inputs.served, inputs.kept_county
+            str(r.township_code), county, t, inputs.served_by, inputs.served, inputs.kept_county
         )
         if target is None:
             pool += moving
@@ -808,7 +827,7 @@ def _kept_unit_rows(
             "deficit": int(max(minimum[k] - proposed[k], 0)),
             "workload": float(load[k]),
         }
-        for k, r in enumerate(kept.itertuples(index=False))
+        for k, r in enumerate(kept[_ROW_COLUMNS].itertuples(index=False))
     ]
 
 

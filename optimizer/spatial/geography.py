@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,9 @@ class Geography:
     graph: Any = None  # networkx adjacency graph, built on first use
     road: Any = None  # networkx road graph, built on first use
     travel_source: str = ""
+    # travel minutes by (sites, pairs, speeds) key: computed once per region and reused by every
+    # facility type and run that asks for the same pairs (a sweep shares this object per worker)
+    travel_cache: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def project(inputs: Inputs) -> Geography:

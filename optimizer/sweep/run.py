@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +23,7 @@ from optimizer.engine import Engine, Job, Outcome, RegionData, plan_job, prepare
 from optimizer.errors import PolicyError
 from optimizer.inputs import Inputs
 from optimizer.outputs import write_plan
+from optimizer.outputs.files import PLAN_FILES, staged_output
 from optimizer.outputs.plan_json import plan_json_text
 from optimizer.report import Plan
 from optimizer.schema import FACILITY_TYPES
@@ -62,6 +60,12 @@ class SweepResult:
         Runs found finished in the folder (``--resume``) and not run again.
     interrupted
         True when ``Ctrl-C`` stopped the sweep before every run finished.
+    seconds
+        Wall-clock seconds of its steps: ``prepare`` (the regions' geography), ``startup``
+        (the cluster), ``runs`` (first run submitted to last one written), ``final`` (the
+        table, workbook and charts).
+    finished_at
+        Seconds after the runs began at which each run was written, in finishing order.
     """
 
     table: pd.DataFrame
@@ -69,19 +73,37 @@ class SweepResult:
     written: list[Path] = field(default_factory=list)
     skipped: int = 0
     interrupted: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+    finished_at: list[float] = field(default_factory=list)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all (a temporary file beside it, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+#: What the sweep writes at the top of its folder (every other entry is left alone).
+SWEEP_FILES: tuple[str, ...] = (
+    "sweep.csv",
+    "best.csv",
+    "sweep.xlsx",
+    *(f"chart_tradeoff_{t}.png" for t in FACILITY_TYPES),
+)
+RUN_FILES: tuple[str, ...] = (*PLAN_FILES, "row.json")
+
+
+def _write_files(folder: Path, texts: dict[str, str], names: Sequence[str]) -> None:
+    """Write the files ``texts`` into ``folder`` together, all or nothing (staged, renamed in).
+
+    ``names`` are all the files the sweep may write there (the others are not its own).
+    """
+    with staged_output(folder, names, ("runs",) if "sweep.csv" in names else ()) as tmp:
+        for name, text in texts.items():
+            (tmp / name).write_text(text, encoding="utf-8", newline="")
+
+
+def finish_run(plan: Plan) -> dict[str, Any]:
+    """Return what a sweep writes of a finished plan: its ``plan.json`` text and its row.
+
+    Run on the worker (:meth:`optimizer.engine.Engine.run` ``finish``), inside the run's time,
+    so that this process only writes files while the workers go on planning.
+    """
+    return {"plan_json": plan_json_text(plan), "row": plan_row(plan)}
 
 
 def _csv_text(frame: pd.DataFrame) -> str:
@@ -122,26 +144,33 @@ class _Recorder:
         self.todo = len(runs) - len(rows)
         self.count = 0
         self.t0 = time.perf_counter()
+        self.finished_at: list[float] = []
 
     def __call__(self, job: Job, outcome: Outcome) -> None:
         run = self.by_id[job.key]
         row: dict[str, Any] = {"run_id": run.run_id, "region": run.region, **run.settings}
         row |= {"status": outcome.status, "reason": outcome.reason}
         folder = self.out / "runs" / run.run_id
+        texts: dict[str, str] = {}
         if outcome.plan is not None:
-            row |= plan_row(outcome.plan)
+            extra = outcome.extra or finish_run(outcome.plan)
+            row |= extra["row"]
             if _maps_wanted(self.maps, run.run_id):
                 write_plan(outcome.plan, folder)
             else:
-                _write_text(folder / "plan.json", plan_json_text(outcome.plan))
+                texts["plan.json"] = extra["plan_json"]
             self._keep_best(run, row, outcome.plan)
             self.synthetic |= outcome.plan.synthetic
         row["seconds"] = round(outcome.seconds, 2)
-        _write_text(folder / "row.json", json.dumps(row, ensure_ascii=False, indent=1))
+        row["cpu_seconds"] = round(outcome.cpu_seconds, 2)
+        # a run's folder appears whole: plan.json and row.json (which marks it finished) together
+        texts["row.json"] = json.dumps(row, ensure_ascii=False, indent=1)
+        _write_files(folder, texts, RUN_FILES)
         self.rows[run.run_id] = row
-        _write_text(self.out / "sweep.csv", _csv_text(self.table()))
+        _write_files(self.out, {"sweep.csv": _csv_text(self.table())}, SWEEP_FILES)
         self.count += 1
         elapsed = time.perf_counter() - self.t0
+        self.finished_at.append(elapsed)
         eta = elapsed / self.count * (self.todo - self.count)
         logger.info(
             "[%d/%d] %s %s: %s%s, %.1f s (elapsed %.0f s, about %.0f s to go)",
@@ -166,22 +195,21 @@ def _write_final(
 ) -> list[Path]:
     """Write sweep.csv, sweep.xlsx, best.csv and the charts together (all or nothing)."""
     out = rec.out
-    tmp = Path(tempfile.mkdtemp(prefix=".sweep-", dir=out))
-    try:
-        names = ["sweep.csv", "best.csv", "sweep.xlsx"]
+    summary = pd.DataFrame(
+        [
+            ("扫描", rec.spec.name),
+            ("数据", "合成示例数据（非真实数据）" if synthetic else "用户提供的数据"),
+            ("运行数", len(table)),
+            ("完成", int((table["status"] == "ok").sum())),
+            ("失败或超时", int((table["status"] != "ok").sum())),
+            ("择优标准", CRITERIA_ZH[rec.spec.best]),
+        ],
+        columns=["项目", "数值"],
+    )
+    names = ["sweep.csv", "best.csv", "sweep.xlsx"]
+    with staged_output(out, SWEEP_FILES, ("runs",)) as tmp:
         (tmp / "sweep.csv").write_text(_csv_text(table), encoding="utf-8", newline="")
         (tmp / "best.csv").write_text(_csv_text(best), encoding="utf-8", newline="")
-        summary = pd.DataFrame(
-            [
-                ("扫描", rec.spec.name),
-                ("数据", "合成示例数据（非真实数据）" if synthetic else "用户提供的数据"),
-                ("运行数", len(table)),
-                ("完成", int((table["status"] == "ok").sum())),
-                ("失败或超时", int((table["status"] != "ok").sum())),
-                ("择优标准", CRITERIA_ZH[rec.spec.best]),
-            ],
-            columns=["项目", "数值"],
-        )
         write_workbook(
             tmp / "sweep.xlsx",
             [("汇总", summary), ("全部运行", zh_table(table)), ("各地区最优", zh_table(best))],
@@ -191,13 +219,7 @@ def _write_final(
                 name = f"chart_tradeoff_{t}.png"
                 tradeoff_chart(table, t, tmp / name, synthetic=synthetic)
                 names.append(name)
-        written = []
-        for name in names:
-            os.replace(tmp / name, out / name)
-            written.append(out / name)
-        return written
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / name for name in names]
 
 
 def run_sweep(
@@ -257,18 +279,30 @@ def run_sweep(
     if unknown:
         logger.warning("maps: no run has the id(s) %s; see run_id in sweep.csv", ", ".join(unknown))
     rec = _Recorder(spec, out, runs, maps, rows)
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
     data = {}
     for region in dict.fromkeys(r.region for r in todo):
         logger.info("region %s: projection, adjacency and travel network ...", region)
         data[region] = prepare(region_inputs(inputs, region))
+    lap("prepare")
     jobs = [Job(r.run_id, r.region, r.policy, spec.types) for r in todo]
     interrupted = False
     if jobs:
         limit = spec.run_time_limit
         with Engine(workers=workers, scheduler=scheduler, run_time_limit=limit) as engine:
+            lap("startup")
             rec.t0 = time.perf_counter()  # progress counts from the first run, not the start-up
-            engine.run(data, jobs, on_outcome=rec, fn=fn)
+            engine.run(data, jobs, on_outcome=rec, fn=fn, finish=finish_run)
             interrupted = engine.interrupted
+            lap("runs")
     for _, run_id, plan in rec.best.values():
         write_plan(plan, out / "runs" / run_id)
     table = rec.table()
@@ -276,4 +310,7 @@ def run_sweep(
     types = spec.types or [t for t in FACILITY_TYPES if f"kept__{t}" in table]
     written = _write_final(rec, table, best, types, rec.synthetic)
     written.append(out / "runs")
-    return SweepResult(table, best, written, skipped=skipped, interrupted=interrupted)
+    lap("final")
+    return SweepResult(
+        table, best, written, skipped, interrupted, seconds, finished_at=rec.finished_at
+    )

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.outputs.charts import cjk_font
-from optimizer.outputs.tables import FIXED_TIME
+from optimizer.outputs.office import excel_writer
 from optimizer.report import Plan
 from optimizer.schema import FACILITY_LABELS_ZH
 
@@ -53,6 +53,7 @@ COLUMNS_ZH: dict[str, str] = {
     "solver_status": "求解状态",
     "gap": "最优性差距",
     "seconds": "运行时间（秒）",
+    "cpu_seconds": "CPU时间（秒）",
     "mean_distance_km": "平均距离合计（公里）",
     "max_distance_km": "最远距离（公里）",
     "mean_travel_min": "平均用时合计（分钟）",
@@ -137,7 +138,8 @@ def sweep_frame(rows: Sequence[Mapping[str, Any]], grid_keys: Sequence[str]) -> 
     ----------
     rows
         One mapping per run (``run_id``, ``region``, the swept settings, ``status``,
-        ``reason``, ``seconds`` and, for finished runs, :func:`plan_row`'s figures).
+        ``reason``, ``seconds``, ``cpu_seconds`` and, for finished runs, :func:`plan_row`'s
+        figures).
     grid_keys
         The swept settings, in the sweep file's order.
 
@@ -145,15 +147,16 @@ def sweep_frame(rows: Sequence[Mapping[str, Any]], grid_keys: Sequence[str]) -> 
     -------
     pandas.DataFrame
         ``run_id``, ``region``, the swept settings, ``status``, ``reason``, the figures,
-        ``seconds``.
+        ``seconds``, ``cpu_seconds``.
     """
     head = ["run_id", "region", *grid_keys, "status", "reason"]
+    tail = ["seconds", "cpu_seconds"]
     frame = pd.DataFrame(list(rows))
-    for col in head + ["seconds"]:
+    for col in head + tail:
         if col not in frame.columns:
             frame[col] = pd.NA
-    middle = [c for c in frame.columns if c not in head and c != "seconds"]
-    frame = frame[head + middle + ["seconds"]].copy()
+    middle = [c for c in frame.columns if c not in head and c not in tail]
+    frame = frame[head + middle + tail].copy()
     for col in frame.columns:
         if col.split("__")[0] in _COUNTS:
             frame[col] = frame[col].astype("Int64")
@@ -228,10 +231,7 @@ def zh_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_workbook(path: Path, sheets: Sequence[tuple[str, pd.DataFrame]]) -> None:
-    """Write sheets to an Excel file with fixed metadata (the way outputs/tables.py does).
-
-    The one place a sweep writes a workbook, so that it can move to the shared workbook
-    writer in one change.
+    """Write sheets to an Excel file with the shared workbook writer (formula-safe, same bytes).
 
     Parameters
     ----------
@@ -240,12 +240,10 @@ def write_workbook(path: Path, sheets: Sequence[tuple[str, pd.DataFrame]]) -> No
     sheets
         Sheet name and its table, in order.
     """
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    with excel_writer(path) as xw:  # formula-like text made literal, fixed times, same bytes
         for name, frame in sheets:
             frame.to_excel(xw, sheet_name=name, index=False)
-        wb = xw.book
-        wb.properties.created = FIXED_TIME
-        wb.properties.modified = FIXED_TIME
+        wb: Any = xw.book
         wb.properties.creator = "optimizer"
         for ws in wb.worksheets:
             ws.freeze_panes = "A2"
