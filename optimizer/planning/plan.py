@@ -190,8 +190,7 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
                 for blk in exc.client_blocks
                 for i in np.asarray(blk).tolist()
             }
-            if f.own_groups:
-                _drop_own_groups(f)
+            if f.own_groups and _drop_own_groups(f, counties):
                 prob = dataclasses.replace(prob, groups=f.problem.groups)
                 continue
             if f.site_min is None or not counties or counties <= waived:
@@ -213,26 +212,46 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
     return res
 
 
-def _drop_own_groups(f: Formulated) -> None:
-    """Drop clause 4's one-station-per-township groups that made the problem infeasible.
+def _drop_own_groups(f: Formulated, counties: set[str]) -> bool:
+    """Drop clause 4's one-station-per-township groups where they made the problem infeasible.
 
     The township rule is 原则上: where it cannot hold with connected jurisdictions and the
-    limits, the model chooses and every township left without a station is reported.
+    limits, the model chooses and every township left without a station is reported. Only the
+    groups of the infeasible ``counties`` go (all of them when the solver names none), so that
+    one county's conflict does not lift the rule elsewhere; each dropped county is recorded in
+    its scope's limits (``own_dropped_counties``) for the clause-4 check.
+
+    Returns
+    -------
+    bool
+        Whether any group was dropped (False: the conflict lies elsewhere).
     """
-    names = set(f.own_groups)
+    county_of = dict(zip(f.ctx.tw["code"].astype(str), f.ctx.t_county.astype(str), strict=True))
+    own = set(f.own_groups)
+    drop = {
+        name for name in own if not counties or county_of.get(name.removeprefix("own_")) in counties
+    }
+    if not drop:
+        return False
+    hit = sorted({county_of.get(n.removeprefix("own_"), "") for n in drop} - {""})
     f.problem = dataclasses.replace(
-        f.problem, groups=[g for g in f.problem.groups if g.name not in names]
+        f.problem, groups=[g for g in f.problem.groups if g.name not in drop]
     )
     for lim in f.limits.values():
         if lim.get("own_forced"):
-            lim["own_forced"] = False
-            lim["own_dropped"] = "每乡一所与辖区连片及距离限制一并无法满足，由模型选择保留的派出所"
+            lim["own_dropped_counties"] = sorted({*lim.get("own_dropped_counties", []), *hit})
     f.ctx.spec.notes.append(
         f"{f.ctx.spec.type}: one station per township above the threshold (clause 4) cannot "
-        "hold with the other rules; dropped, the townships left without one are listed"
+        f"hold with connected jurisdictions and the limits in county(ies) {', '.join(hit)}; "
+        "the model chooses there, and the townships left without one are listed"
     )
-    f.own_groups = []
-    logger.warning("%s: clause-4 township groups dropped (infeasible with them)", f.ctx.spec.type)
+    f.own_groups = sorted(own - drop)
+    logger.warning(
+        "%s: clause-4 township groups dropped in %s (infeasible with them)",
+        f.ctx.spec.type,
+        ", ".join(hit),
+    )
+    return True
 
 
 def _waive_floor(f: Formulated, counties: list[str]) -> None:

@@ -379,7 +379,9 @@ def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> C
     the planner closed all its stations or assigned the township to another township's
     station (``planner``), or when its scope cannot keep one per
     such township within the cut (``model``: the townships that must keep one, plus the
-    screen exceptions kept, exceed the scope's limit); otherwise a violation.
+    screen exceptions kept, exceed the scope's limit, or the model found no feasible plan with
+    one per township in the township's county: ``own_dropped_counties`` in the scope's limits);
+    otherwise a violation.
 
     Parameters
     ----------
@@ -456,7 +458,19 @@ def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> C
             )
             continue
         need = n_own.get(key, 0) + kept_exc.get(key, 0)
-        if limit is not None and need > limit:
+        county = str(towns.at[c, "county_code"])
+        if county in tp.limits.get(key, {}).get("own_dropped_counties", ()):
+            exceptions.append(
+                {
+                    **nums,
+                    "by": "model",
+                    "scope": key,
+                    "county": county,
+                    "reason": f"{head}，但本县（{county}）每乡一所与辖区连片、距离限制一并无法满足"
+                    "（模型在本县无可行方案），由模型选择保留的派出所",
+                }
+            )
+        elif limit is not None and need > limit:
             exceptions.append(
                 {
                     **nums,
