@@ -371,6 +371,27 @@ def _count_cut_check(f: pd.DataFrame, tp: TypePlan) -> Check | None:
     )
 
 
+def _township_numbers(
+    towns: pd.DataFrame, c: str, stations: int, screened: bool
+) -> tuple[str, dict[str, Any]]:
+    """Return a township's reason head (why it should keep a station) and its numbers."""
+    pop, inc = _num(towns.at[c, "population"]), _num(towns.at[c, "incidents"])
+    tibetan = bool(towns.at[c, "tibetan_area"]) if "tibetan_area" in towns else False
+    head = (
+        f"涉藏地区乡镇（人口{pop / 1e4:.2f}万、警情{inc:.0f}起），不适用撤并门槛"
+        if tibetan and not screened
+        else f"人口{pop / 1e4:.2f}万、警情{inc:.0f}起，不低于撤并门槛"
+    )
+    nums = {
+        "id": str(c),
+        "name": str(towns.at[c, "name"]),
+        "population": pop,
+        "incidents": inc,
+        "stations_today": stations,
+    }
+    return head, nums
+
+
 def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> Check:
     """Check clause 4's first rule: stations follow townships (设置原则上与乡镇建制相对应).
 
@@ -421,20 +442,7 @@ def township_station_check(tw: pd.DataFrame, f: pd.DataFrame, tp: TypePlan) -> C
         g = by_town.get_group(c)
         key = scope_of[c]
         limit = tp.limits.get(key, {}).get("limit")
-        pop, inc = _num(towns.at[c, "population"]), _num(towns.at[c, "incidents"])
-        tibetan = bool(towns.at[c, "tibetan_area"]) if "tibetan_area" in towns else False
-        head = (
-            f"涉藏地区乡镇（人口{pop / 1e4:.2f}万、警情{inc:.0f}起），不适用撤并门槛"
-            if tibetan and not screened.get(c, False)
-            else f"人口{pop / 1e4:.2f}万、警情{inc:.0f}起，不低于撤并门槛"
-        )
-        nums = {
-            "id": str(c),
-            "name": str(towns.at[c, "name"]),
-            "population": pop,
-            "incidents": inc,
-            "stations_today": len(g),
-        }
+        head, nums = _township_numbers(towns, str(c), len(g), screened.get(c, False))
         fid = tp.assigned.get(str(c))
         if fid is not None and fid not in set(g["id"].astype(str)):
             exceptions.append(

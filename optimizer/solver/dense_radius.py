@@ -73,7 +73,7 @@ class DenseRadiusResult:
 
 
 @dataclass
-class _Levels:
+class Levels:
     """Each client's sorted sites, level index per position and distinct level costs."""
 
     order: np.ndarray  # clients × sites: site columns, cheapest first
@@ -83,13 +83,13 @@ class _Levels:
     costs: np.ndarray  # all clients' distinct level costs, concatenated
 
 
-def _levels(costs: np.ndarray) -> _Levels:
+def _levels(costs: np.ndarray) -> Levels:
     """Sort every row once and number its distinct costs."""
     order = np.argsort(costs, axis=1, kind="stable")
-    return _levels_sorted(order, np.take_along_axis(costs, order, axis=1))
+    return levels_sorted(order, np.take_along_axis(costs, order, axis=1))
 
 
-def _levels_sorted(order: np.ndarray, ordered: np.ndarray) -> _Levels:
+def levels_sorted(order: np.ndarray, ordered: np.ndarray) -> Levels:
     """Return the levels of rows already sorted (each ``ordered[i]`` ascending)."""
     step = np.zeros(ordered.shape, dtype=bool)
     step[:, 1:] = np.diff(ordered, axis=1) > 0
@@ -99,10 +99,10 @@ def _levels_sorted(order: np.ndarray, ordered: np.ndarray) -> _Levels:
     first[:, 0] = True
     level_costs = ordered[first]  # row-major: client by client, cheapest first
     offset = np.concatenate([[0], np.cumsum(n_levels)[:-1]])
-    return _Levels(order.astype(np.int32), level, n_levels, offset, level_costs)
+    return Levels(order.astype(np.int32), level, n_levels, offset, level_costs)
 
 
-def _level_of(lv: _Levels, values: np.ndarray) -> np.ndarray:
+def _level_of(lv: Levels, values: np.ndarray) -> np.ndarray:
     """Return the level index of each client's cost ``values[i]``."""
     out = np.empty(len(values), dtype=np.int64)
     for i, c in enumerate(values.tolist()):
@@ -112,7 +112,7 @@ def _level_of(lv: _Levels, values: np.ndarray) -> np.ndarray:
 
 
 def _build(
-    lv: _Levels, depth: np.ndarray, n_sites: int
+    lv: Levels, depth: np.ndarray, n_sites: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Return the model's CSR rows (starts, columns, values), its column costs and constant.
 
@@ -147,7 +147,7 @@ def _build(
 
 
 def _start_vector(
-    lv: _Levels, depth: np.ndarray, n_sites: int, open_sites: list[int], reach: np.ndarray
+    lv: Levels, depth: np.ndarray, n_sites: int, open_sites: list[int], reach: np.ndarray
 ) -> np.ndarray:
     """Return the model's column values for a plan: y from its sites, z from its levels."""
     x = np.zeros(n_sites + int(depth.sum()))
@@ -160,7 +160,7 @@ def _start_vector(
 
 
 def _model(
-    lv: _Levels,
+    lv: Levels,
     depth: np.ndarray,
     p: int,
     n_sites: int,
@@ -219,7 +219,7 @@ def _model(
 
 
 def solve_levels(
-    lv: _Levels,
+    lv: Levels,
     n_sites: int,
     p: int,
     start: list[int],

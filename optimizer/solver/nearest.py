@@ -34,7 +34,7 @@ import numpy as np
 from optimizer.errors import PolicyError
 from optimizer.solver.benders import lp_sorted
 from optimizer.solver.budget import Budget
-from optimizer.solver.dense_radius import _Levels, _levels_sorted, solve_levels
+from optimizer.solver.dense_radius import Levels, levels_sorted, solve_levels
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 
 logger = logging.getLogger(__name__)
@@ -101,26 +101,15 @@ def p_median_nearest(
     while True:
         k = neighbours.shape[1]
         t0 = time.perf_counter()
-        lv = _levels_sorted(neighbours.astype(np.int32), costs)
+        lv = levels_sorted(neighbours.astype(np.int32), costs)
         prob = _problem(neighbours, costs, p, n_sites)
-
-        def serve(
-            sites: list[int], nb: np.ndarray = neighbours, cc: np.ndarray = costs
-        ) -> np.ndarray:
-            # rows are ascending: the first listed open site is the client's cheapest
-            hit = np.isin(nb, np.asarray(sites, dtype=nb.dtype))
-            first = hit.argmax(axis=1)
-            out = cc[np.arange(len(cc)), first].astype(np.float64)
-            out[~hit.any(axis=1)] = np.inf
-            return out
-
         logger.info("nearest k=%d: levels in %.1f s", k, time.perf_counter() - t0)
         result, overflow = solve_levels(
             lv,
             n_sites,
             p,
             best,
-            serve,
+            _server(neighbours, costs),
             bounds=site_bounds,
             depth=_first_depth(lv, depth_k),
             integral=bool(np.all(costs == np.round(costs))),
@@ -172,6 +161,22 @@ def p_median_nearest(
     )
 
 
+def _server(nb: np.ndarray, cc: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+    """Return ``serve(sites)``: each client's cost to its cheapest listed open site (inf if none).
+
+    Rows are ascending, so the first listed open site of a row is the client's cheapest.
+    """
+
+    def serve(sites: list[int]) -> np.ndarray:
+        hit = np.isin(nb, np.asarray(sites, dtype=nb.dtype))
+        first = hit.argmax(axis=1)
+        out = cc[np.arange(len(cc)), first].astype(np.float64)
+        out[~hit.any(axis=1)] = np.inf
+        return out
+
+    return serve
+
+
 def _problem(neighbours: np.ndarray, costs: np.ndarray, p: int, n_sites: int) -> LocationProblem:
     """Return the problem over the listed pairs (for evaluating plans and the result)."""
     n, k = neighbours.shape
@@ -185,7 +190,7 @@ def _problem(neighbours: np.ndarray, costs: np.ndarray, p: int, n_sites: int) ->
     )
 
 
-def _first_depth(lv: _Levels, depth_k: int | None) -> np.ndarray:
+def _first_depth(lv: Levels, depth_k: int | None) -> np.ndarray:
     """Levels modelled per client in the first round: all but the last, or ``depth_k`` sites."""
     full = lv.n_levels - 1
     if depth_k is None or depth_k >= lv.level.shape[1]:
