@@ -41,7 +41,7 @@ from optimizer.outputs.files import staged_output
 from optimizer.outputs.tables import FIXED_TIME
 from optimizer.report import Plan
 from optimizer.rules import Policy
-from optimizer.schema import FACILITY_LABELS_ZH
+from optimizer.schema import FACILITY_LABELS_ZH, SOLVER_STATUS_ZH
 
 __all__ = [
     "compare_table",
@@ -53,7 +53,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）"}
 
 #: Chinese headers of the comparison table (per facility type columns get the type's label).
 _COMPARE_HEADERS_ZH = {
@@ -186,16 +185,6 @@ _ERRORS: dict[str, type[OptimizerError]] = {
 # tables
 
 
-def _staffing_shortfall(plan: Plan) -> float:
-    """Total staffing shortfall of the plan's types, or NaN when no staffing was proposed."""
-    staffing = plan.metrics.staffing
-    if staffing is None:
-        return math.nan
-    totals = [staffing.by_type[t].shortfall for t in plan.types if t in staffing.by_type]
-    known = [float(x) for x in totals if x is not None]
-    return sum(known) if known else math.nan
-
-
 def _float(x: float | None) -> float:
     """Return a metric as a float for the table: NaN where it is missing."""
     return math.nan if x is None else float(x)
@@ -253,7 +242,7 @@ def compare_table(plans: Sequence[Plan]) -> pd.DataFrame:
             "failed_checks": sum(not c.passed for c in p.checks),
             "checks": len(p.checks),
             **{f"checks_{o}": n for o, n in p.outcome_counts().items()},
-            "staffing_shortfall": _staffing_shortfall(p),
+            "staffing_shortfall": p.staffing_shortfall(),
             "objective": float(sum(p.solver[t].objective or 0.0 for t in p.types)),
             "solver_status": str(p.solver.status),
             "gap": float(p.solver.gap),
@@ -339,7 +328,7 @@ def _zh_compare(table: pd.DataFrame) -> pd.DataFrame:
                 headers[col] = _TYPE_HEADERS_ZH[key].format(label=FACILITY_LABELS_ZH.get(t, t))
         if col.startswith("reduction__"):
             out[col] = out[col].map(lambda v: f"{v:.1%}")
-    out["solver_status"] = out["solver_status"].map(lambda s: _STATUS_ZH.get(s, s))
+    out["solver_status"] = out["solver_status"].map(lambda s: SOLVER_STATUS_ZH.get(s, s))
     out["gap"] = out["gap"].map(lambda v: f"{v:.4%}")
     return out.rename(columns=headers)
 
@@ -394,7 +383,7 @@ def _summary_rows(
                 f"规则检查：{d['scenario']}",
                 f"达标 {d['checks_met']} 项，有例外 {d['checks_exceptions']} 项，"
                 f"未达标 {d['checks_not_met']} 项（例外 {d['exceptions']} 个）；"
-                f"求解{_STATUS_ZH.get(d['solver_status'], d['solver_status'])}",
+                f"求解{SOLVER_STATUS_ZH.get(d['solver_status'], d['solver_status'])}",
             )
         )
     return rows

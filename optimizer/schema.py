@@ -14,6 +14,8 @@ FACILITY_TYPES: tuple[str, ...] = (POLICE, JUDICIAL, COURT)
 
 # Chinese names of the facility types and of what a closed one becomes.
 FACILITY_LABELS_ZH = {POLICE: "派出所", JUDICIAL: "司法所", COURT: "人民法庭"}
+#: Chinese words for a solve's status in tables and workbooks (plan, comparison, sweep).
+SOLVER_STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）"}
 CLOSED_BECOMES = {POLICE: "police_office", JUDICIAL: "service_point", COURT: "merged"}
 CLOSED_BECOMES_ZH = {"police_office": "警务室", "service_point": "司法服务点", "merged": "并入"}
 

@@ -32,6 +32,8 @@ __all__ = [
     "TYPE_COLOURS",
     "TYPE_SHAPES",
     "UNSERVED_COLOUR",
+    "facility_key",
+    "is_missing",
     "jurisdiction_colours",
     "plan_map_data",
     "simplify_coverage",
@@ -84,7 +86,8 @@ _BECOMES_TEXT = {
 }
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """Return whether a cell is empty (None, NaN, NA)."""
     if value is None:
         return True
     try:
@@ -93,9 +96,9 @@ def _missing(value: object) -> bool:
         return False
 
 
-def _key(value: object) -> str | None:
+def facility_key(value: object) -> str | None:
     """Return a facility id as a lookup key (``None`` when missing); ``7.0`` and ``7`` agree."""
-    if _missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
@@ -103,7 +106,7 @@ def _key(value: object) -> str | None:
 
 
 def _num(value: object, digits: int = 1) -> float | None:
-    if _missing(value):
+    if is_missing(value):
         return None
     try:
         f = float(value)  # type: ignore[arg-type]
@@ -193,7 +196,7 @@ def jurisdiction_colours(
     dict
         Facility id (as text) -> colour, for every facility that serves a township.
     """
-    keys = [_key(v) for v in townships[served_by]]
+    keys = [facility_key(v) for v in townships[served_by]]
     return _colour(keys, list(touching_pairs(townships.geometry)), palette, served_by)
 
 
@@ -328,7 +331,7 @@ def _facility_columns(
     lat_col = fac["lat"] if "lat" in fac.columns else pd.Series([None] * len(fac))
     code_col = fac["township_code"] if "township_code" in fac.columns else lon_col
     for x, y, code in zip(lon_col, lat_col, code_col, strict=True):
-        if not _missing(x) and not _missing(y):
+        if not is_missing(x) and not is_missing(y):
             lat.append(round(float(y), 5))
             lon.append(round(float(x), 5))
             keep.append(True)
@@ -348,16 +351,16 @@ def _facility_columns(
     state = np.where(closed, 0, np.where(central, 2, 1)).tolist()
     type_idx = [facility_types.index(str(t)) for t in fac["type"]]
     n_served = fac["n_served"].tolist() if "n_served" in fac else [None] * len(fac)
-    served = [None if _missing(v) else int(v) for v in n_served]  # type: ignore[arg-type]
+    served = [None if is_missing(v) else int(v) for v in n_served]  # type: ignore[arg-type]
     becomes = [
         None
-        if _missing(b)
+        if is_missing(b)
         else _BECOMES_TEXT.get(str(b), f"改设{CLOSED_BECOMES_ZH.get(str(b), b)}")
         for b in fac.get("becomes", [None] * len(fac))
     ]
     reason = None
     if "reason" in fac.columns:
-        reason = [None if _missing(r) or not str(r).strip() else str(r) for r in fac["reason"]]
+        reason = [None if is_missing(r) or not str(r).strip() else str(r) for r in fac["reason"]]
     order = []
     for t in range(len(facility_types)):
         idx = [i for i in range(len(fac)) if type_idx[i] == t and keep[i]]
@@ -369,14 +372,14 @@ def _facility_columns(
         "type": type_idx,
         "state": state,
         "name": [str(n) for n in fac["name"]],
-        "id": [str(_key(v)) for v in fac["id"]],
+        "id": [str(facility_key(v)) for v in fac["id"]],
         "served": served,
         "becomes": becomes,
         "reason": reason,
         "order": order,
     }
     position = {
-        t: {str(_key(v)): i for i, v in enumerate(fac["id"]) if type_idx[i] == k}
+        t: {str(facility_key(v)): i for i, v in enumerate(fac["id"]) if type_idx[i] == k}
         for k, t in enumerate(facility_types)
     }
     return columns, position
@@ -406,7 +409,7 @@ def _township_props(
             (f"served_by__{t}", "s", "fp"),
             (f"before_by__{t}", "b", "ft"),
         ):
-            keys = [_key(v) for v in geo[col]] if col in geo.columns else [None] * n
+            keys = [facility_key(v) for v in geo[col]] if col in geo.columns else [None] * n
             colours = _colour(keys, pairs, range(len(PALETTE)), col)  # type: ignore[arg-type]
             per_type[out_s].append([pos.get(k, -1) if k is not None else -1 for k in keys])
             per_type[out_f].append([colours.get(k, -1) if k is not None else -1 for k in keys])

@@ -31,7 +31,6 @@ from urllib.parse import urlsplit
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
@@ -42,6 +41,8 @@ from optimizer.outputs.map_data import (
     PALETTE,
     TYPE_COLOURS,
     UNSERVED_COLOUR,
+    facility_key,
+    is_missing,
     jurisdiction_colours,
     plan_map_data,
 )
@@ -89,17 +90,8 @@ def _esc(value: object) -> str:
     return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
 
 
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
-
-
 def _fmt_int(value: object, unit: str = "") -> str:
-    if _missing(value):
+    if is_missing(value):
         return "—"
     try:
         return f"{round(float(value)):,}{unit}"  # type: ignore[arg-type]
@@ -108,21 +100,12 @@ def _fmt_int(value: object, unit: str = "") -> str:
 
 
 def _fmt_km(value: object) -> str:
-    if _missing(value):
+    if is_missing(value):
         return "—"
     try:
         return f"{float(value):.1f} km"  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return _esc(value)
-
-
-def _key(value: object) -> str | None:
-    """Return a facility id as a lookup key (``None`` when missing); ``7.0`` and ``7`` agree."""
-    if _missing(value):
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +158,7 @@ def _state(row: Mapping[str, Any] | pd.Series) -> str:
     if decision == "close":
         return "closed"
     central = row.get("central", False)
-    return "central" if (not _missing(central) and bool(central)) else "kept"
+    return "central" if (not is_missing(central) and bool(central)) else "kept"
 
 
 def _state_label(ftype: str, state: str, becomes: object) -> str:
@@ -184,7 +167,7 @@ def _state_label(ftype: str, state: str, becomes: object) -> str:
         return f"保留（中心{label}）"
     if state == "kept":
         return "保留"
-    if _missing(becomes):
+    if is_missing(becomes):
         return "撤并"
     target = CLOSED_BECOMES_ZH.get(str(becomes), str(becomes))
     if str(becomes) == "merged":
@@ -785,7 +768,7 @@ def _differ_layer(
     per_panel = []
     for name, tw, fac in panels:
         names = {
-            _key(i): str(n)
+            facility_key(i): str(n)
             for i, n in zip(
                 fac.loc[fac["type"].astype(str) == ftype, "id"],
                 fac.loc[fac["type"].astype(str) == ftype, "name"],
@@ -798,7 +781,7 @@ def _differ_layer(
     for code, tname in zip(sel["code"].astype(str), sel["name"], strict=True):
         rows = "".join(
             f"<tr><th style='text-align:left;padding-right:8px'>{_esc(n)}</th>"
-            f"<td>{_esc(nm.get(_key(sv.get(code)), _key(sv.get(code)) or '未分配'))}</td></tr>"
+            f"<td>{_esc(nm.get(facility_key(sv.get(code)), facility_key(sv.get(code)) or '未分配'))}</td></tr>"
             for n, sv, nm in per_panel
         )
         tips.append(

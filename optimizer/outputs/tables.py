@@ -20,7 +20,7 @@ from optimizer.outputs import office
 from optimizer.outputs.grassroots import append_sheet, grassroots_sheets  # grassroots (14)
 from optimizer.outputs.jurisdictions import jurisdictions
 from optimizer.report.plan import Plan
-from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE
+from optimizer.schema import CLOSED_BECOMES_ZH, FACILITY_LABELS_ZH, POLICE, SOLVER_STATUS_ZH
 
 __all__ = ["FIXED_TIME", "write_jurisdictions", "write_tables"]
 
@@ -250,7 +250,7 @@ def _summary_rows(plan: Plan) -> list[tuple[str, Any]]:
             ),
             (
                 f"{label}：求解状态",
-                {"optimal": "最优", "feasible": "可行（未证明最优）"}.get(s.status, s.status),
+                SOLVER_STATUS_ZH.get(s.status, s.status),
             ),
             (f"{label}：最优性差距", f"{s.gap:.4%}"),
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,15 @@ class Plan:
             f"Plan({'; '.join(parts)}; {len(self.checks)} checks: {n['met']} met, "
             f"{n['exceptions']} with exceptions, {n['not_met']} not met)"
         )
+
+    def staffing_shortfall(self) -> float:
+        """Return the total staffing shortfall of the plan's types (NaN: no staffing proposed)."""
+        staffing = self.metrics.staffing
+        if staffing is None:
+            return math.nan
+        totals = [staffing.by_type[t].shortfall for t in self.types if t in staffing.by_type]
+        known = [float(x) for x in totals if x is not None]
+        return sum(known) if known else math.nan
 
     @property
     def passed(self) -> bool:

@@ -16,7 +16,7 @@ import pandas as pd
 from optimizer.outputs.charts import cjk_font
 from optimizer.outputs.office import excel_writer
 from optimizer.report import Plan
-from optimizer.schema import FACILITY_LABELS_ZH
+from optimizer.schema import FACILITY_LABELS_ZH, SOLVER_STATUS_ZH
 
 __all__ = [
     "best_table",
@@ -62,7 +62,6 @@ COLUMNS_ZH: dict[str, str] = {
 }
 _COUNTS = {"before", "kept", "closed", "changed_townships", "met", "exceptions", "not_met"}
 STATUS_ZH = {"ok": "完成", "failed": "失败", "timeout": "超时"}
-SOLVER_STATUS_ZH = {"optimal": "最优", "feasible": "可行（未证明最优）"}
 CRITERIA_ZH = {
     "mean_distance": "各类机构平均距离之和最小",
     "max_distance": "最远距离最小",
@@ -73,15 +72,6 @@ CRITERIA_ZH = {
 
 def _num(x: float | None, digits: int = 6) -> float:
     return math.nan if x is None else round(float(x), digits)
-
-
-def _staffing_shortfall(plan: Plan) -> float:
-    staffing = plan.metrics.staffing
-    if staffing is None:
-        return math.nan
-    known = [staffing.by_type[t].shortfall for t in plan.types if t in staffing.by_type]
-    values = [float(x) for x in known if x is not None]
-    return sum(values) if values else math.nan
 
 
 def plan_row(plan: Plan) -> dict[str, Any]:
@@ -119,7 +109,7 @@ def plan_row(plan: Plan) -> dict[str, Any]:
         }
     row |= plan.outcome_counts()
     row |= {
-        "staffing_shortfall": _num(_staffing_shortfall(plan), 1),
+        "staffing_shortfall": _num(plan.staffing_shortfall(), 1),
         "objective": _num(sum(plan.solver[t].objective or 0.0 for t in plan.types), 3),
         "solver_status": str(plan.solver.status),
         "gap": _num(plan.solver.gap),
