@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.solver.budget import Budget
 from optimizer.solver.greedy import greedy_start
-from optimizer.solver.highs import MipOptions, add_count_bounds, cutoff_of, run_model
+from optimizer.solver.highs import MipOptions, cutoff_of
+from optimizer.solver.matrix import MatrixModel, MatrixSolver, add_count_rows
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 from optimizer.solver.swap import local_search
 
@@ -124,15 +124,20 @@ def disconnected(
 
 @dataclass
 class _Model:
-    """The assignment model and the indices the rounds need."""
+    """The assignment model and the indices the rounds need.
 
-    model: pulp.LpProblem
-    x: list[pulp.LpVariable]
-    y: list[pulp.LpVariable]
-    nnz: int
+    Columns ``0..n_pairs-1`` are the pairs' ``x``, then one ``y`` per site.
+    """
+
+    matrix: MatrixModel
+    n_pairs: int
     pair_of: dict[tuple[int, int], int]
     nbrs: list[list[int]]
     contiguous: bool
+
+    def y(self, j: int) -> int:
+        """Return the column of site ``j``'s ``y``."""
+        return self.n_pairs + j
 
 
 @dataclass
@@ -203,7 +208,7 @@ def solve_assignment(
         assignment=assignment,
         solver=opts.solver,
         formulation="assignment+contiguity" if contiguous else "assignment",
-        size=(len(m.x) + len(m.y), len(m.model.constraints), m.nnz),
+        size=(m.matrix.n_cols, m.matrix.n_rows, m.matrix.nnz),
         rounds=state.rounds,
         time_limit_reached=state.timed_out,
     )
@@ -283,88 +288,54 @@ def _build(
     nbrs: list[list[int]],
 ) -> _Model:
     """Build the assignment model: assign, link, home, load and count constraints."""
-    model = pulp.LpProblem("assignment", pulp.LpMinimize)
-    y = [pulp.LpVariable(f"y{j}", cat=pulp.LpBinary) for j in range(prob.n_sites)]
-    for j in prob.fixed_open:
-        y[j].lowBound = 1
-    for j in fixed_closed:
-        y[j].upBound = 0
-    x = [pulp.LpVariable(f"x{k}", cat=pulp.LpBinary) for k in range(len(prob.cost))]
+    n_pairs, n_sites = len(prob.cost), prob.n_sites
     assert prob.weights is not None
-    model.setObjective(
-        pulp.LpAffineExpression(
-            [
-                (x[k], float(prob.weights[i] * c))
-                for k, (i, c) in enumerate(zip(prob.client, prob.cost, strict=True))
-            ]
-            + (
-                []
-                if prob.site_cost is None
-                else [(y[j], float(c)) for j, c in enumerate(prob.site_cost) if c != 0]
-            )
-        )
-    )
-    by_client: list[list[int]] = [[] for _ in range(prob.n_clients)]
-    by_site: list[list[int]] = [[] for _ in range(prob.n_sites)]
-    for k, (i, j) in enumerate(zip(prob.client.tolist(), prob.site.tolist(), strict=True)):
-        by_client[i].append(k)
-        by_site[j].append(k)
-    nnz = 0
-    for i, ks in enumerate(by_client):
-        model.addConstraint(
-            pulp.LpConstraint([(x[k], 1.0) for k in ks], pulp.LpConstraintEQ, f"assign{i}", 1)
-        )
-        nnz += len(ks)
-    for k, j in enumerate(prob.site.tolist()):
-        model.addConstraint(
-            pulp.LpConstraint([(x[k], 1.0), (y[j], -1.0)], pulp.LpConstraintLE, f"link{k}", 0)
-        )
-        nnz += 2
+    cost = np.zeros(n_pairs + n_sites)
+    cost[:n_pairs] = np.asarray(prob.weights, float)[prob.client] * np.asarray(prob.cost, float)
+    if prob.site_cost is not None:
+        cost[n_pairs:] = np.asarray(prob.site_cost, dtype=float)
+    upper = np.ones(n_pairs + n_sites)
+    lower = np.zeros(n_pairs + n_sites)
+    lower[[n_pairs + j for j in prob.fixed_open]] = 1.0
+    upper[[n_pairs + j for j in fixed_closed]] = 0.0
+    mat = MatrixModel(cost, lower, upper, np.ones(n_pairs + n_sites, dtype=bool))
+    m = _Model(mat, n_pairs, pair_of, nbrs, prob.client_edges is not None)
+    client = np.asarray(prob.client, dtype=np.int64)
+    order = np.argsort(client, kind="stable")
+    bounds = np.searchsorted(client[order], np.arange(prob.n_clients + 1))
+    for i in range(prob.n_clients):
+        ks = order[bounds[i] : bounds[i + 1]]
+        mat.add_row(ks, np.ones(len(ks)), 1.0, 1.0)  # assign
+    site = np.asarray(prob.site, dtype=np.int64)
+    mat.add_pairs(np.arange(n_pairs), n_pairs + site, -1.0, -np.inf, 0.0)  # link x <= y
     if prob.client_edges is not None:
-        home = prob.site_home if prob.site_home is not None else np.full(prob.n_sites, -1)
-        for j in range(prob.n_sites):
-            if j in fixed_closed:
-                continue
-            k = pair_of[(int(home[j]), j)]
-            model.addConstraint(
-                pulp.LpConstraint([(x[k], 1.0), (y[j], -1.0)], pulp.LpConstraintGE, f"home{j}", 0)
-            )
-            nnz += 2
-    nnz += _add_loads(model, x, y, prob, fixed_closed, by_site)
-    nnz += add_count_bounds(model, y, prob)
-    return _Model(model, x, y, nnz, pair_of, nbrs, prob.client_edges is not None)
+        home = prob.site_home if prob.site_home is not None else np.full(n_sites, -1)
+        js = [j for j in range(n_sites) if j not in fixed_closed]
+        homes = np.array([pair_of[(int(home[j]), j)] for j in js], dtype=np.int64)
+        mat.add_pairs(homes, n_pairs + np.array(js, dtype=np.int64), -1.0, 0.0, np.inf)  # x >= y
+    _add_loads(m, prob, fixed_closed, site)
+    add_count_rows(mat, n_pairs, prob)
+    return m
 
 
-def _add_loads(
-    model: pulp.LpProblem,
-    x: list[pulp.LpVariable],
-    y: list[pulp.LpVariable],
-    prob: LocationProblem,
-    fixed_closed: set[int],
-    by_site: list[list[int]],
-) -> int:
-    """Add each open site's load bounds; return the nonzeros added."""
+def _add_loads(m: _Model, prob: LocationProblem, fixed_closed: set[int], site: np.ndarray) -> None:
+    """Add each open site's load bounds: ``lo·y_j <= Σ load_i x_ij <= hi·y_j``."""
     if prob.client_load is None:
-        return 0
-    nnz = 0
-    load = np.asarray(prob.client_load, dtype=float)
+        return
+    load = np.asarray(prob.client_load, dtype=float)[np.asarray(prob.client)]
+    order = np.argsort(site, kind="stable")
+    bounds = np.searchsorted(site[order], np.arange(prob.n_sites + 1))
     for j in range(prob.n_sites):
-        if j in fixed_closed or not by_site[j]:
+        ks = order[bounds[j] : bounds[j + 1]]
+        if j in fixed_closed or not len(ks):
             continue
-        terms = [(x[k], float(load[prob.client[k]])) for k in by_site[j]]
+        idx = np.append(ks, m.y(j))
         lo = np.nan if prob.site_min_load is None else float(prob.site_min_load[j])
         hi = np.nan if prob.site_max_load is None else float(prob.site_max_load[j])
         if np.isfinite(lo) and lo > 0:
-            model.addConstraint(
-                pulp.LpConstraint(terms + [(y[j], -lo)], pulp.LpConstraintGE, f"minload{j}", 0)
-            )
-            nnz += len(terms) + 1
+            m.matrix.add_row(idx, np.append(load[ks], -lo), 0.0, np.inf)
         if np.isfinite(hi):
-            model.addConstraint(
-                pulp.LpConstraint(terms + [(y[j], -hi)], pulp.LpConstraintLE, f"maxload{j}", 0)
-            )
-            nnz += len(terms) + 1
-    return nnz
+            m.matrix.add_row(idx, np.append(load[ks], -hi), -np.inf, 0.0)
 
 
 def _cut_rounds(
@@ -372,30 +343,31 @@ def _cut_rounds(
 ) -> None:
     """Solve the model, cut off disconnected pieces, and solve again until none is left.
 
-    Stops early, with the best connected plan so far, when the time runs out.
+    Stops early, with the best connected plan so far, when the time runs out. One solver
+    instance serves every round: a round passes it only the cuts it adds.
     """
+    solver = MatrixSolver(m.matrix, opts)
     while True:
         if budget.expired():
             s.timed_out = True
             s.status = SolveStatus.FEASIBLE if s.best is not None else s.status
             return
         s.rounds += 1
-        start_values = None
-        if s.best is not None:
-            start_values = {f"y{j}": 1.0 for j in s.best[2]}
-            for i, j in enumerate(s.best[1].tolist()):
-                start_values[f"x{m.pair_of[(i, j)]}"] = 1.0
         logger.debug(
             "round %d: assignment model with %s variables, %s constraints (%d contiguity cuts)",
             s.rounds,
-            f"{len(m.x) + len(m.y):,}",
-            f"{len(m.model.constraints):,}",
+            f"{m.matrix.n_cols:,}",
+            f"{m.matrix.n_rows:,}",
             s.n_cuts,
         )
-        cutoff = None
-        if opts.solver == "highs" and s.best is not None:  # a cutoff, not a MIP start
-            cutoff, start_values = cutoff_of(s.best[0], m.model), None
-        outcome = run_model(m.model, start_values, opts, budget, cutoff=cutoff)
+        cutoff = start = None
+        if s.best is not None:
+            if opts.solver == "highs":  # a cutoff, not a MIP start
+                cutoff = cutoff_of(s.best[0])
+            else:
+                start = _start_vector(m, s.best)
+        run = solver.run(budget, cutoff=cutoff, start=start)
+        outcome = run.outcome
         s.timed_out = outcome.timed_out
         if outcome.cutoff:
             # nothing in this round's model beats the best connected plan: it is optimal
@@ -408,7 +380,7 @@ def _cut_rounds(
                 + (" with connected service areas" if m.contiguous else "")
                 + " (count limits, pins, allowed pairs and load bounds conflict)"
             )
-        found = _solution(prob, m)
+        found = _solution(prob, m, run.values)
         if found is None:
             return  # no incumbent (time limit): keep the heuristic start, if any
         assignment, open_now = found
@@ -437,18 +409,27 @@ def _cut_rounds(
             _repair(prob, s, open_now)
 
 
-def _solution(prob: LocationProblem, m: _Model) -> tuple[np.ndarray, list[int]] | None:
+def _start_vector(m: _Model, plan: Plan) -> np.ndarray:
+    """Return a plan as column values (a MIP start)."""
+    values = np.zeros(m.matrix.n_cols)
+    values[[m.y(j) for j in plan[2]]] = 1.0
+    values[[m.pair_of[(i, j)] for i, j in enumerate(plan[1].tolist())]] = 1.0
+    return values
+
+
+def _solution(
+    prob: LocationProblem, m: _Model, values: np.ndarray | None
+) -> tuple[np.ndarray, list[int]] | None:
     """Return the solver's assignment and open sites, or None when it has no full solution."""
-    xs = np.array([v.varValue or 0.0 for v in m.x])
-    chosen = xs > 0.5
+    if values is None:
+        return None
+    chosen = values[: m.n_pairs] > 0.5
     if chosen.sum() != prob.n_clients:
         return None
     assignment = np.full(prob.n_clients, -1, dtype=np.int64)
     assignment[prob.client[chosen]] = prob.site[chosen]
-    open_now = sorted(
-        set(assignment.tolist()) | {j for j, v in enumerate(m.y) if (v.varValue or 0) > 0.5}
-    )
-    return assignment, open_now
+    opened = np.flatnonzero(values[m.n_pairs :] > 0.5).tolist()
+    return assignment, sorted(set(assignment.tolist()) | set(opened))
 
 
 def _add_cuts(m: _Model, pieces: list[tuple[int, list[int]]], n_cuts: int) -> int:
@@ -456,13 +437,10 @@ def _add_cuts(m: _Model, pieces: list[tuple[int, list[int]]], n_cuts: int) -> in
     for j, comp in pieces:
         comp_set = set(comp)
         boundary = sorted({v for u in comp for v in m.nbrs[u] if v not in comp_set})
-        rhs = [(m.x[m.pair_of[(v, j)]], -1.0) for v in boundary if (v, j) in m.pair_of]
+        rhs = [m.pair_of[(v, j)] for v in boundary if (v, j) in m.pair_of]
+        vals = np.array([1.0] + [-1.0] * len(rhs))
         for i in comp:
-            m.model.addConstraint(
-                pulp.LpConstraint(
-                    [(m.x[m.pair_of[(i, j)]], 1.0)] + rhs, pulp.LpConstraintLE, f"cut{n_cuts}", 0
-                )
-            )
+            m.matrix.add_row(np.array([m.pair_of[(i, j)], *rhs]), vals, -np.inf, 0.0)
             n_cuts += 1
     return n_cuts
 

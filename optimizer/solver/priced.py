@@ -233,6 +233,32 @@ def _evaluate(
     return n, lower, solves
 
 
+def _grow(lam: float, prev: tuple[float, int], v: int) -> float:
+    """Return the next price while the bound is still violated at ``lam`` (violation ``v``).
+
+    The count's secant through the previous point is extrapolated to the bound and the step
+    taken half as long again (the count falls ever more slowly as the price grows), between
+    1.25 and 4 times the price.
+    """
+    lam0, v0 = prev
+    step = (lam - lam0) * v / (v0 - v) if v0 > v else 3 * lam
+    return min(4 * lam, max(1.25 * lam, lam + 1.5 * step))
+
+
+def _between(lo: tuple[float, float, int], hi: tuple[float, float, int]) -> float:
+    """Return the next price inside a bracket: where the tangents of ``L`` at its ends meet.
+
+    ``lo`` and ``hi`` are ``(price, L(price), violation)``; the violation is the slope of the
+    concave ``L``, positive at ``lo`` and not at ``hi``. The meeting point is kept within the
+    middle 90 % of the bracket, so that every step shrinks it.
+    """
+    (a, la, va), (b, lb, vb) = lo, hi
+    t = 0.5
+    if va > vb:
+        t = ((lb - la + va * a - vb * b) / (va - vb) - a) / (b - a)
+    return a + (b - a) * min(0.95, max(0.05, t))
+
+
 def _search(
     grp: _Group,
     subs: dict[int, LocationProblem],
@@ -241,12 +267,17 @@ def _search(
     budget: Budget,
     gap: float,
 ) -> tuple[dict[int, LocationResult], float, int] | None:
-    """Bisect the price of one group; return the blocks' plans, the bound and the solves."""
+    """Search the price of one group; return the blocks' plans, the bound and the solves.
+
+    First the price grows until the blocks' plans meet the bound; then the bracket shrinks
+    towards the maximum of the concave ``L`` (the tangents' meeting point, :func:`_between`)
+    until the repaired plan's cost meets the best ``L`` within ``gap``.
+    """
     r0 = [grp.points[b][0] for b in grp.blocks]
-    n0 = sum(p.count for p in r0)
     best = sum(p.bound for p in r0)
-    lo, hi = 0.0, None
-    lam = max(1e-9, abs(sum(p.result.objective for p in r0)) / max(1, n0))
+    lo = (0.0, best, grp.viol(sum(p.count for p in r0)))
+    hi: tuple[float, float, int] | None = None
+    lam = max(1e-9, abs(sum(p.result.objective for p in r0)) / max(1, lo[2] + grp.limit))
     solves = 0
     for _ in range(MAX_DOUBLINGS):
         try:
@@ -257,21 +288,22 @@ def _search(
         best = max(best, lower)
         logger.debug("price %.6g: count %d (bound %d), %d solves", lam, n, grp.limit, used)
         if grp.viol(n) <= 0:
-            hi = lam
+            hi = (lam, lower, grp.viol(n))
             break
-        lo, lam = lam, lam * 4
+        prev, lo = (lo[0], lo[2]), (lam, lower, grp.viol(n))
+        lam = _grow(lam, prev, lo[2])
     if hi is None:
         return None
-    plans, cost = _repair(grp, lo, hi, subs, inside, solve_block, budget)
+    plans, cost = _repair(grp, lo[0], hi[0], subs, inside, solve_block, budget)
     for _ in range(MAX_BISECTIONS):
         if cost - best <= gap * abs(cost) or budget.expired():
             break
         if all(
-            _around(grp.points[b], lo)[0].count == _around(grp.points[b], hi)[1].count
+            _around(grp.points[b], lo[0])[0].count == _around(grp.points[b], hi[0])[1].count
             for b in grp.blocks
         ):
             break
-        mid = 0.5 * (lo + hi)
+        mid = _between(lo, hi)
         try:
             n, lower, used = _evaluate(grp, mid, subs, inside, solve_block, budget, False)
         except (InfeasibleError, SolverError):
@@ -279,14 +311,15 @@ def _search(
         solves += used
         best = max(best, lower)
         logger.debug("price %.6g: count %d (bound %d), %d solves", mid, n, grp.limit, used)
-        lo, hi = (mid, hi) if grp.viol(n) > 0 else (lo, mid)
-        new_plans, new_cost = _repair(grp, lo, hi, subs, inside, solve_block, budget)
+        point = (mid, lower, grp.viol(n))
+        lo, hi = (point, hi) if point[2] > 0 else (lo, point)
+        new_plans, new_cost = _repair(grp, lo[0], hi[0], subs, inside, solve_block, budget)
         if new_cost < cost:
             plans, cost = new_plans, new_cost
     logger.debug(
         "count bound %s met at price %.6g: cost %.6g, bound %.6g, %d block solves",
         grp.group.name,
-        hi,
+        hi[0],
         cost,
         best,
         solves,

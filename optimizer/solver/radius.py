@@ -19,18 +19,19 @@ solved again, so the final answer is optimal for the full problem.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pulp
 
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.solver.budget import Budget
 from optimizer.solver.greedy import greedy_start
-from optimizer.solver.highs import MipOptions, MipOutcome, add_count_bounds, cutoff_of, run_model
+from optimizer.solver.highs import MipOptions, MipOutcome, cutoff_of
+from optimizer.solver.matrix import MatrixModel, MatrixSolver, add_count_rows
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 from optimizer.solver.swap import local_search
 
@@ -64,52 +65,64 @@ def levels(prob: LocationProblem) -> Levels:
     return Levels(costs, sites)
 
 
-def _build(
-    prob: LocationProblem, lv: Levels, depth: np.ndarray
-) -> tuple[pulp.LpProblem, list[pulp.LpVariable], int]:
+@dataclass
+class _Model:
+    """The radius model: the ``y`` are columns ``0..n_sites-1``, then each client's ``z``.
+
+    Attributes
+    ----------
+    matrix
+        The model without its constant.
+    constant
+        The objective's constant (every client's first cost level).
+    z_first, z_count
+        Per client, the column of its first ``z`` and how many it has (consecutive).
+    """
+
+    matrix: MatrixModel
+    constant: float
+    z_first: np.ndarray
+    z_count: np.ndarray
+
+
+def _build(prob: LocationProblem, lv: Levels, depth: np.ndarray) -> _Model:
     """Build the chained radius model with the first ``depth[i]`` levels of each client."""
-    model = pulp.LpProblem("location", pulp.LpMinimize)
-    y = [pulp.LpVariable(f"y{j}", cat=pulp.LpBinary) for j in range(prob.n_sites)]
-    for j in prob.fixed_open:
-        y[j].lowBound = 1
-    for j in prob.fixed_closed:
-        y[j].upBound = 0
     assert prob.weights is not None
-    objective: list[tuple[pulp.LpVariable, float]] = []
-    constant = 0.0
-    nnz = 0
-    for i in range(prob.n_clients):
-        w = float(prob.weights[i])
-        costs, sites = lv.costs[i], lv.sites[i]
-        n_levels = len(costs)
-        # coverage: the client has an open allowed site
-        cover = [(y[j], 1.0) for lvl in sites for j in lvl.tolist()]
-        model.addConstraint(pulp.LpConstraint(cover, pulp.LpConstraintGE, f"cover{i}", 1.0))
-        nnz += len(cover)
-        if w == 0.0 or n_levels <= 1:
-            constant += w * (float(costs[0]) if n_levels else 0.0)
-            continue
-        constant += w * float(costs[0])
-        d = int(min(depth[i], n_levels - 1))
-        prev: pulp.LpVariable | None = None
-        for k in range(d):
-            z = pulp.LpVariable(f"z{i}_{k}", lowBound=0)
-            terms = [(z, 1.0)] + [(y[j], 1.0) for j in sites[k].tolist()]
-            if prev is None:
-                rhs = 1.0
-            else:
-                terms.append((prev, -1.0))
-                rhs = 0.0
-            model.addConstraint(pulp.LpConstraint(terms, pulp.LpConstraintGE, f"lvl{i}_{k}", rhs))
-            nnz += len(terms)
-            objective.append((z, w * float(costs[k + 1] - costs[k])))
-            prev = z
+    w = np.asarray(prob.weights, dtype=float)
+    n_levels = np.array([len(c) for c in lv.costs], dtype=np.int64)
+    with_z = (w != 0.0) & (n_levels > 1)
+    n_z = np.where(with_z, np.minimum(depth, n_levels - 1), 0)
+    z_first = prob.n_sites + np.r_[0, np.cumsum(n_z)[:-1]]
+    n_cols = prob.n_sites + int(n_z.sum())
+    cost = np.zeros(n_cols)
     if prob.site_cost is not None:
-        objective += [(y[j], float(c)) for j, c in enumerate(prob.site_cost) if c != 0]
-    nnz += add_count_bounds(model, y, prob)
-    model.setObjective(pulp.LpAffineExpression(objective, constant=constant))
-    model.objective_constant = constant  # HiGHS sees no constant: its bound excludes it
-    return model, y, nnz
+        cost[: prob.n_sites] = np.asarray(prob.site_cost, dtype=float)
+    upper = np.full(n_cols, np.inf)
+    upper[: prob.n_sites] = 1.0
+    lower = np.zeros(n_cols)
+    lower[list(prob.fixed_open)] = 1.0
+    upper[list(prob.fixed_closed)] = 0.0
+    integer = np.zeros(n_cols, dtype=bool)
+    integer[: prob.n_sites] = True
+    mat = MatrixModel(cost, lower, upper, integer)
+    constant = 0.0
+    for i in range(prob.n_clients):
+        costs, sites = lv.costs[i], lv.sites[i]
+        # coverage: the client has an open allowed site
+        cover = np.concatenate(sites) if sites else np.zeros(0, dtype=np.int64)
+        mat.add_row(cover, np.ones(len(cover)), 1.0, np.inf)
+        constant += w[i] * (float(costs[0]) if len(costs) else 0.0)
+        for k in range(int(n_z[i])):
+            z = int(z_first[i]) + k
+            cost[z] = w[i] * float(costs[k + 1] - costs[k])
+            lvl = np.asarray(sites[k], dtype=np.int64)
+            if k == 0:
+                mat.add_row(np.r_[z, lvl], np.ones(len(lvl) + 1), 1.0, np.inf)
+            else:
+                vals = np.r_[1.0, np.ones(len(lvl)), -1.0]
+                mat.add_row(np.r_[z, lvl, z - 1], vals, 0.0, np.inf)
+    add_count_rows(mat, 0, prob)
+    return _Model(mat, constant, z_first, n_z)
 
 
 def pair_cost(prob: LocationProblem, lv: Levels, i: int, j: int) -> float:
@@ -273,8 +286,8 @@ def _run_rounds(s: _Search, opts: MipOptions, budget: Budget) -> None:
             return
         s.rounds += 1
         t_build = time.perf_counter()
-        model, y, nnz = _build(s.prob, s.lv, s.depth)
-        s.size = (len(model.variables()), len(model.constraints), nnz)
+        model = _build(s.prob, s.lv, s.depth)
+        s.size = (model.matrix.n_cols, model.matrix.n_rows, model.matrix.nnz)
         logger.debug(
             "round %d: built model with %s variables, %s constraints, %s nonzeros in %.1f s",
             s.rounds,
@@ -283,7 +296,7 @@ def _run_rounds(s: _Search, opts: MipOptions, budget: Budget) -> None:
             f"{s.size[2]:,}",
             time.perf_counter() - t_build,
         )
-        outcome, open_now = _run_radius(model, y, s.prob, s.best_open, opts, budget)
+        outcome, open_now = _run_radius(model, s.prob, s.best_open, opts, budget)
         s.timed_out = outcome.timed_out
         if open_now is not None:
             value, _ = s.prob.objective_of(open_now)
@@ -336,8 +349,7 @@ def _under_costed(s: _Search, open_now: list[int] | None) -> tuple[np.ndarray, l
 
 
 def _run_radius(
-    model: pulp.LpProblem,
-    y: list[pulp.LpVariable],
+    m: _Model,
     prob: LocationProblem,
     start: list[int] | None,
     opts: MipOptions,
@@ -346,35 +358,30 @@ def _run_radius(
     """Run one solve of the radius model; return its outcome and open sites (or None).
 
     HiGHS gets the start's value as a cutoff (see :func:`~optimizer.solver.highs.cutoff_of`),
-    CBC the start itself.
+    CBC the start itself. The outcome's bound includes the model's constant.
     """
-    cutoff = None
-    if start is not None:
-        cutoff = cutoff_of(prob.objective_of(start)[0], model)
-    start_values = None
-    if opts.solver == "cbc" and start is not None:
-        start_values, cutoff = _start_values(model, prob, start), None
-    outcome = run_model(model, start_values, opts, budget, cutoff=cutoff)
-    if outcome.cutoff or outcome.status == SolveStatus.INFEASIBLE:
+    cutoff = values = None
+    if start is not None and opts.solver == "highs":
+        cutoff = cutoff_of(prob.objective_of(start)[0]) - m.constant
+    elif start is not None:
+        values = _start_values(m, prob, start)
+    run = MatrixSolver(m.matrix, opts).run(budget, cutoff=cutoff, start=values)
+    outcome = dataclasses.replace(run.outcome, bound=run.outcome.bound + m.constant)
+    if outcome.cutoff or outcome.status == SolveStatus.INFEASIBLE or run.values is None:
         return outcome, None
-    values = [v.varValue for v in y]
-    if any(v is None for v in values):
-        return outcome, None
-    open_now = [j for j, v in enumerate(values) if v is not None and v > 0.5]
+    open_now = np.flatnonzero(run.values[: prob.n_sites] > 0.5).tolist()
     if not open_now:
         return outcome, None
     return outcome, open_now
 
 
-def _start_values(
-    model: pulp.LpProblem, prob: LocationProblem, open_sites: list[int]
-) -> dict[str, float]:
-    """Return the variable values of a start plan: y from the open sites, z from their costs.
+def _start_values(m: _Model, prob: LocationProblem, open_sites: list[int]) -> np.ndarray:
+    """Return the column values of a start plan: y from the open sites, z from their costs.
 
     Parameters
     ----------
-    model
-        The radius model (unused; the names follow :func:`_build`).
+    m
+        The radius model.
     prob
         The problem.
     open_sites
@@ -382,10 +389,11 @@ def _start_values(
 
     Returns
     -------
-    dict
-        Variable name to value (CBC's MIP start).
+    numpy.ndarray
+        One value per column (CBC's MIP start).
     """
-    values: dict[str, float] = {f"y{j}": 1.0 for j in open_sites}
+    values = np.zeros(m.matrix.n_cols)
+    values[open_sites] = 1.0
     lv = levels(prob)
     _, assignment = prob.objective_of(open_sites)
     for i in range(prob.n_clients):
@@ -393,7 +401,7 @@ def _start_values(
         if j < 0:
             continue
         c = pair_cost(prob, lv, i, j)
-        for k, level_cost in enumerate(lv.costs[i][:-1]):
+        for k, level_cost in enumerate(lv.costs[i][: m.z_count[i]]):
             if level_cost < c - 1e-12:
-                values[f"z{i}_{k}"] = 1.0
+                values[m.z_first[i] + k] = 1.0
     return values
