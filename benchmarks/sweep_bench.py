@@ -31,6 +31,7 @@ Targets (issue 16): 50 runs in at most 600 s on 2 cores (2 workers); 2 workers a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -45,6 +46,10 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+# Dask sets its loggers from its config when it starts (INFO for distributed): keep its lines
+# about workers starting and stopping out of the benchmark's output, here and in the workers
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 
 from optimizer.inputs import load_inputs
 from optimizer.sweep import load_sweep, run_sweep
@@ -188,6 +193,12 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=300.0, help="time budget per run (s)")
     ap.add_argument("--out", type=Path, help="keep each mode's sweep folder here (default: temp)")
     ap.add_argument("--report", type=Path, help="write the results as JSON here")
+    ap.add_argument(
+        "--villages",
+        action="store_true",
+        help="keep the data's villages (grids, centres, cameras and mediators in every run); "
+        "default: the township level, the three facility types only",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("optimizer.sweep").setLevel(logging.INFO)  # the progress lines
@@ -198,6 +209,9 @@ def main() -> int:
         root = args.out or Path(tmp)
         t0 = time.perf_counter()
         inputs = load_inputs(args.data)
+        if inputs.villages is not None and not args.villages:
+            inputs = dataclasses.replace(inputs, villages=None)
+            print("villages in the data left out (township level; --villages keeps them)")
         read_s = time.perf_counter() - t0
         n = len(spec.policies)
         print(f"{n} scenarios on {len(inputs.townships):,} townships, all types; read {read_s:.1f} s;"

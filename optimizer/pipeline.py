@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from optimizer.inputs import Inputs
-from optimizer.planning import plan_types
+from optimizer.planning import SolveMemo, plan_types
 from optimizer.planning.budget import TimeBudget
 from optimizer.progress import NO_PROGRESS, Progress
 from optimizer.report import Plan, build_plan
@@ -63,6 +63,7 @@ def make_plan(
     types: Sequence[str] | None = None,
     geography: Geography | None = None,
     progress: Progress = NO_PROGRESS,
+    solves: SolveMemo | None = None,
 ) -> Plan:
     """Plan the facility types present in the data (or those selected).
 
@@ -79,6 +80,9 @@ def make_plan(
         graph filled in or not), shared by runs on the same townships; default: computed here.
     progress
         Told of each stage (geography, each type's solve, the report); default: silent.
+    solves
+        Proven optima of earlier plans on the same townships, reused where a type's problem
+        is exactly one of theirs, and extended (:func:`optimizer.planning.plan_types`).
 
     Returns
     -------
@@ -102,7 +106,7 @@ def make_plan(
     budget = _ReportedBudget(policy.solver.time_limit, progress, _stage_labels(inputs))
     inputs = apply_township_overrides(inputs, policy)
     type_plans, notes, geography = plan_types(
-        inputs, policy, types=types, budget=budget, geography=geography
+        inputs, policy, types=types, budget=budget, geography=geography, solves=solves
     )
     with budget.stage("report"):
         plan = build_plan(

@@ -34,6 +34,7 @@ from typing import Any
 from optimizer.errors import OptimizerError, PolicyError
 from optimizer.inputs import Inputs
 from optimizer.pipeline import make_plan
+from optimizer.planning import SolveMemo
 from optimizer.report import Plan
 from optimizer.rules import Policy
 from optimizer.spatial import Geography, network, project, township_edges
@@ -55,10 +56,16 @@ GRACE_SECONDS = 10.0
 
 @dataclass
 class RegionData:
-    """The townships of one region and their geography, computed once and shared by its runs."""
+    """The townships of one region and their geography, computed once and shared by its runs.
+
+    ``solves`` holds the proven optima of the runs made on it in this process (each worker
+    has its own copy): a run whose judicial-office or court problem is the same as an earlier
+    run's (a sweep of police settings leaves them unchanged) reuses it.
+    """
 
     inputs: Inputs
     geography: Geography
+    solves: SolveMemo = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ def plan_job(data: RegionData, policy: Policy, types: tuple[str, ...] | None) ->
     Plan
         As :func:`optimizer.pipeline.make_plan` returns it.
     """
-    return make_plan(data.inputs, policy, types=types, geography=data.geography)
+    return make_plan(data.inputs, policy, types=types, geography=data.geography, solves=data.solves)
 
 
 #: What a worker makes of a finished plan besides the plan itself (``Outcome.extra``).

@@ -11,7 +11,9 @@ when it starts, so a slow first type cannot leave the later ones no time at all.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,12 +28,18 @@ from optimizer.planning.formulate import Formulated, formulate
 from optimizer.planning.spec import TypeRules, rules_for
 from optimizer.rules.policy import Policy, SolverSettings
 from optimizer.schema import COURT, FACILITY_LABELS_ZH, FACILITY_TYPES, JUDICIAL, POLICE
-from optimizer.solver import LocationResult, solve
+from optimizer.solver import LocationProblem, LocationResult, SolveStatus, solve
 from optimizer.spatial import Geography, project
 
-__all__ = ["SUPPORTED_TYPES", "plan_types"]
+__all__ = ["SUPPORTED_TYPES", "SolveMemo", "plan_types"]
 
 logger = logging.getLogger(__name__)
+
+#: Proven optima of earlier runs, by a digest of the problem and its solver settings.
+SolveMemo = dict[str, LocationResult]
+
+#: Entries a :data:`SolveMemo` keeps (the oldest go first).
+SOLVE_MEMO_SIZE = 16
 
 #: Facility types the planner can plan.
 SUPPORTED_TYPES: tuple[str, ...] = (POLICE, JUDICIAL, COURT)
@@ -44,6 +52,7 @@ def plan_types(
     types: Sequence[str] | None = None,
     budget: TimeBudget | None = None,
     geography: Geography | None = None,
+    solves: SolveMemo | None = None,
 ) -> tuple[list[TypePlan], list[str], Geography]:
     """Solve the facility types present in the data (or those selected), one after another.
 
@@ -60,6 +69,11 @@ def plan_types(
     geography
         The townships' geography made by :func:`optimizer.spatial.project` from these same
         inputs (a sweep computes it once and shares it between runs); default: computed here.
+    solves
+        Proven optima of earlier runs on the same townships (a sweep keeps one per region in
+        each worker): a type whose problem and solver settings are exactly those of an entry
+        takes its result instead of solving again, and a new proven optimum is added. Default:
+        every type is solved.
 
     Returns
     -------
@@ -104,7 +118,7 @@ def plan_types(
             logger.info("%s: solving in %.1f s of the %.1f s left", t, share, budget.left())
             with budget.allot(t, share):
                 try:
-                    res = _solve_waiving(f, policy.solver, budget)
+                    res = _solve_waiving(f, policy.solver, budget, solves)
                 except SolverError as exc:
                     raise _out_of_time(t, exc, budget) from exc
             tp = decode(f, res, policy.travel)
@@ -162,13 +176,22 @@ def _chosen_types(inputs: Inputs, types: Sequence[str] | None) -> tuple[list[str
     return chosen, notes
 
 
-def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) -> LocationResult:
+def _solve_waiving(
+    f: Formulated, settings: SolverSettings, budget: TimeBudget, solves: SolveMemo | None = None
+) -> LocationResult:
     """Solve on the shared time budget; where infeasible with the caseload floor, waive it.
 
     "In principle" (原则上): where a court's minimum caseload cannot hold together with the
     other rules in a county, the floor is waived for that county and the plan says so. Every
-    round draws on the same time budget.
+    round draws on the same time budget. With ``solves``, a problem solved before (same
+    arrays, same solver settings) takes its proven optimum; only a first-round proven optimum
+    (nothing waived, no time limit reached) is kept for later runs, because it depends on
+    nothing but the problem and the settings.
     """
+    key = _memo_key(f.problem, settings) if solves is not None else ""
+    if solves is not None and key in solves:
+        logger.info("%s: proven optimal before (same problem); reused", f.ctx.spec.type)
+        return dataclasses.replace(solves[key])
     ctx, spec = f.ctx, f.ctx.spec
     prob = f.problem
     waived: set[str] = set()
@@ -204,12 +227,29 @@ def _solve_waiving(f: Formulated, settings: SolverSettings, budget: TimeBudget) 
             _waive_floor(f, sorted(counties - waived))
             waived |= counties
             prob = dataclasses.replace(prob, site_min_load=f.site_min)
+    if solves is not None and prob is f.problem and not waived and _reusable(res):
+        solves[key] = res
+        while len(solves) > SOLVE_MEMO_SIZE:
+            solves.pop(next(iter(solves)))  # the oldest first
     if waived:
         spec.notes.append(
             f"{spec.type}: minimum caseload waived in {len(waived)} count(y/ies) where it cannot hold with the "
             "other court rules: " + ", ".join(sorted(waived))
         )
     return res
+
+
+def _memo_key(prob: LocationProblem, settings: SolverSettings) -> str:
+    """Return a digest of a problem's arrays and the settings that decide its solve."""
+    raw = pickle.dumps(
+        (prob, settings.solver, settings.gap, settings.threads, settings.seed), protocol=5
+    )
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _reusable(res: LocationResult) -> bool:
+    """Return whether a result is a proven optimum reached within its time."""
+    return res.status == SolveStatus.OPTIMAL and not res.time_limit_reached
 
 
 def _drop_own_groups(f: Formulated, counties: set[str]) -> bool:

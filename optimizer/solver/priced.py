@@ -9,7 +9,8 @@ price, and
     ``L(λ) = Σ_b Z_b(λ) - s·λ·B``
 
 (``Z_b`` the block's priced optimum, ``B`` the bound) is a lower bound on the whole problem's
-optimum for every ``λ >= 0``. ``λ`` is searched by bisection on the group's count. ``Z_b`` is
+optimum for every ``λ >= 0``. ``λ`` grows until the count meets the bound, then moves to where the tangents of ``L`` at
+the bracket's ends meet. ``Z_b`` is
 concave in ``λ`` (a minimum of lines whose slopes are the counts), so a block whose plans at
 both ends of the bracket keep the same count keeps it, and its value is linear, in between:
 only the blocks whose count changes are solved again, and the others' bound at ``λ`` is the
