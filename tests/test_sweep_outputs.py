@@ -82,3 +82,15 @@ def test_a_failing_final_write_keeps_the_previous_table_and_leaves_no_temporary_
     assert _leftovers(tmp_path) == []
     # the rerun's run itself was finished and is kept: a later --resume only rewrites the table
     assert len(list((out / "runs").glob("*/row.json"))) == 2
+
+
+def test_the_best_runs_maps_go_beside_their_rows_without_a_false_note(
+    sample, spec, tmp_path, caplog
+):
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING"):
+        result = run_sweep(spec, sample, out, workers=0, maps="best")
+    assert not [r for r in caplog.records if "did not write" in r.getMessage()]
+    (best,) = result.best["run_id"].tolist()
+    names = sorted(p.name for p in (out / "runs" / best).iterdir())
+    assert "map.html" in names and "row.json" in names and "plan.json" in names

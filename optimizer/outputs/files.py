@@ -258,6 +258,7 @@ def staged_output(
     dirs: Sequence[str] = (),
     *,
     inputs: Iterable[str | Path] = (),
+    known: Iterable[str] = (),
 ) -> Iterator[Path]:
     """Check ``out``, hand a temporary sibling folder to write into, then put it in place.
 
@@ -269,6 +270,9 @@ def staged_output(
         Names of the files and folders that will be written (checked before writing).
     inputs
         Input paths the output must not be or contain (see :func:`input_overlap`).
+    known
+        Names of other files this tool keeps in ``out`` (a sweep run's ``row.json``): left
+        alone without a note.
 
     Yields
     ------
@@ -285,7 +289,7 @@ def staged_output(
     problems = input_overlap(out, inputs) + destination_problems(out, files, dirs)
     if problems:
         raise OutputError(problems)
-    foreign = _foreign_entries(out, [*files, *dirs])
+    foreign = _foreign_entries(out, [*files, *dirs, *known])
     if foreign:
         shown = ", ".join(foreign[:5]) + (" …" if len(foreign) > 5 else "")
         logger.warning(
@@ -331,6 +335,7 @@ def write_plan(
     map_tiles: str | None = None,
     inputs: Iterable[str | Path] = (),
     progress: Progress = NO_PROGRESS,
+    known: Iterable[str] = (),
 ) -> list[Path]:
     """Write every output file of ``plan`` into ``out_dir``, all or nothing.
 
@@ -350,6 +355,9 @@ def write_plan(
         Further input paths to protect (scenario files).
     progress
         Told of each file (or group of files) being written; default: silent.
+    known
+        Names of other files of this tool that may lie in ``out_dir`` (see
+        :func:`staged_output`).
 
     Returns
     -------
@@ -364,7 +372,7 @@ def write_plan(
     """
     out = Path(out_dir)
     protect = [*plan.sources.values(), *inputs]
-    with staged_output(out, PLAN_FILES, inputs=protect) as tmp:
+    with staged_output(out, PLAN_FILES, inputs=protect, known=known) as tmp:
         names = _write_all(plan, tmp, map_tiles=map_tiles, progress=progress)
     return [out / name for name in names]
 

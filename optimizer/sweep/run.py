@@ -156,7 +156,7 @@ class _Recorder:
             extra = outcome.extra or finish_run(outcome.plan)
             row |= extra["row"]
             if _maps_wanted(self.maps, run.run_id):
-                write_plan(outcome.plan, folder)
+                write_plan(outcome.plan, folder, known=RUN_FILES)
             else:
                 texts["plan.json"] = extra["plan_json"]
             self._keep_best(run, row, outcome.plan)
@@ -304,7 +304,7 @@ def run_sweep(
             interrupted = engine.interrupted
             lap("runs")
     for _, run_id, plan in rec.best.values():
-        write_plan(plan, out / "runs" / run_id)
+        write_plan(plan, out / "runs" / run_id, known=RUN_FILES)
     table = rec.table()
     best = best_table(table, spec.best, BEST_CRITERIA[spec.best])
     types = spec.types or [t for t in FACILITY_TYPES if f"kept__{t}" in table]
