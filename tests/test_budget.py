@@ -56,7 +56,7 @@ def _fake_types(monkeypatch: pytest.MonkeyPatch, solve: Any) -> None:
         return SimpleNamespace(type=spec.type)
 
     monkeypatch.setattr(plan_mod, "formulate", formulate)
-    monkeypatch.setattr(plan_mod, "_solve_waiving", lambda f, s, b: solve(f.type, b) or f.type)
+    monkeypatch.setattr(plan_mod, "_solve_waiving", lambda f, s, b, memo=None: solve(f.type, b) or f.type)
     monkeypatch.setattr(plan_mod, "decode", lambda f, res, travel: _fake_plan(f.type))
 
 

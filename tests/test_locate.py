@@ -436,16 +436,16 @@ def assert_connected_plan(prob: LocationProblem, r: LocationResult) -> None:
 
 
 def test_time_limit_bounds_the_whole_call_across_blocks_and_cut_rounds() -> None:
-    """0.5 s for five blocks with contiguity: the call ends near 0.5 s with a connected plan."""
-    prob = grid_blocks(0)
+    """0.2 s for ten blocks with contiguity: the call ends near 0.2 s with a connected plan."""
+    prob = grid_blocks(0, n_blocks=10)
     t0 = time.monotonic()
-    r = solve(prob, time_limit=0.5)
+    r = solve(prob, time_limit=0.2)
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.5 + 2.0
+    assert elapsed < 0.2 + 2.0
     assert r.status in {"optimal", "feasible"}
-    assert r.formulation == "5 blocks"
+    assert r.formulation == "10 blocks"
     assert_connected_plan(prob, r)
-    # with ample time this takes seconds, so the limit cuts it short and says so
+    # with ample time this takes about 1 s (5x the limit), so the limit cuts it short and says so
     assert r.status == "feasible"
     assert r.time_limit_reached
     assert np.isfinite(r.bound) and r.gap > 0
