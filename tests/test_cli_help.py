@@ -8,7 +8,8 @@ import re
 import pytest
 from rich.cells import cell_len
 
-from optimizer.cli import _parser, main
+from optimizer.cli import main
+from optimizer.cli.parser import build_parser
 from optimizer.paths import scenarios_dir
 from optimizer.rules import load_scenario
 from optimizer.schema import FACILITY_TYPES
@@ -24,7 +25,7 @@ def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
-    p = _parser()
+    p = build_parser()
     action = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     return dict(action.choices)
 
