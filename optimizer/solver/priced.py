@@ -260,6 +260,53 @@ def _between(lo: tuple[float, float, int], hi: tuple[float, float, int]) -> floa
     return a + (b - a) * min(0.95, max(0.05, t))
 
 
+def _first_price(
+    grp: _Group, subs: dict[int, LocationProblem], inside: dict[int, np.ndarray], excess: int
+) -> float:
+    """Return the first price to try: what closing the ``excess``-th cheapest site would cost.
+
+    For a maximum exceeded by ``excess`` sites, each open site of the blocks' unpriced plans
+    is priced by what closing it alone costs (its clients moved to their next open site, less
+    its own site cost); the ``excess``-th smallest of these is where about that many sites
+    close. Sites close together cost more than apart, so this tends to be low, and the search
+    grows it from there. For a minimum, or when it cannot be told, the blocks' cost per open
+    site.
+    """
+    r0 = [grp.points[b][0] for b in grp.blocks]
+    mean = max(1e-9, abs(sum(p.result.objective for p in r0)) / max(1, excess + grp.limit))
+    if grp.sign < 0:
+        return mean
+    drops = [_drop_costs(subs[b], grp.points[b][0].result, inside[b]) for b in grp.blocks]
+    cost = np.sort(np.concatenate(drops)) if drops else np.zeros(0)
+    if excess < 1 or excess > len(cost) or not np.isfinite(cost[excess - 1]):
+        return mean
+    return max(1e-9, float(cost[excess - 1]))
+
+
+def _drop_costs(sub: LocationProblem, r: LocationResult, in_group: np.ndarray) -> np.ndarray:
+    """Return, per open site of the group (not pinned open), what closing it alone costs."""
+    is_open = np.zeros(sub.n_sites, dtype=bool)
+    is_open[np.asarray(r.open_sites, dtype=np.int64)] = True
+    client, site = np.asarray(sub.client, np.int64), np.asarray(sub.site, np.int64)
+    cost = np.asarray(sub.cost, dtype=float)
+    served = np.asarray(r.assignment, dtype=np.int64)
+    other = is_open[site] & (site != served[client])
+    nxt = np.full(sub.n_clients, np.inf)
+    np.minimum.at(nxt, client[other], cost[other])
+    mine = site == served[client]
+    own = np.full(sub.n_clients, np.inf)
+    own[client[mine]] = cost[mine]
+    w = np.ones(sub.n_clients) if sub.weights is None else np.asarray(sub.weights, float)
+    with np.errstate(invalid="ignore"):
+        extra = np.where(np.isfinite(nxt), w * (nxt - own), np.inf)
+    drop = np.zeros(sub.n_sites)
+    np.add.at(drop, served[served >= 0], extra[served >= 0])
+    if sub.site_cost is not None:
+        drop -= np.asarray(sub.site_cost, dtype=float)
+    sites = [j for j in np.asarray(in_group).tolist() if is_open[j] and j not in sub.fixed_open]
+    return drop[sites]
+
+
 def _search(
     grp: _Group,
     subs: dict[int, LocationProblem],
@@ -278,7 +325,7 @@ def _search(
     best = sum(p.bound for p in r0)
     lo = (0.0, best, grp.viol(sum(p.count for p in r0)))
     hi: tuple[float, float, int] | None = None
-    lam = max(1e-9, abs(sum(p.result.objective for p in r0)) / max(1, lo[2] + grp.limit))
+    lam = _first_price(grp, subs, inside, lo[2])
     solves = 0
     for _ in range(MAX_DOUBLINGS):
         try:
