@@ -36,8 +36,11 @@ from optimizer.solver.benders import lp_sorted
 from optimizer.solver.budget import Budget
 from optimizer.solver.dense_radius import Levels, levels_sorted, solve_levels
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
+from optimizer.solver.swap import local_search
 
 logger = logging.getLogger(__name__)
+
+_POLISH_SECONDS = 60.0  # at most (and 10 % of the time left) for the swaps on the LP's plan
 
 Widen = Callable[[int], tuple[np.ndarray, np.ndarray]]
 
@@ -203,8 +206,9 @@ def _lp_start(
 ) -> tuple[list[int], float, tuple[np.ndarray, np.ndarray]]:
     """Return the LP's start plan, its bound and the sites' bounds after reduced-cost fixing.
 
-    The plan is empty (and nothing is fixed) when the LP fails or some client has none of the
-    LP's ``p`` largest sites in its list.
+    The plan is the LP's ``p`` largest sites, repaired (:func:`repair_plan`) when a client
+    lists none of them and polished by swaps over the lists; it is empty (and nothing is fixed)
+    when the LP fails or no repair exists.
     """
     lower, upper = np.zeros(n_sites), np.ones(n_sites)
     left = budget.remaining()
@@ -224,13 +228,17 @@ def _lp_start(
     by_rho = np.argsort(rho, kind="stable")
     lagrangian = float(v.sum() + rho[by_rho[:p]].sum())  # valid: v_i <= each last listed cost
     plan = sorted(int(j) for j in np.argsort(-lp.y, kind="stable")[:p])
-    hit = np.isin(neighbours, plan)
-    if not hit.any(axis=1).all():
-        logger.info(
-            "nearest LP: bound %.10g; its rounded plan leaves a client unlisted", lagrangian
-        )
+    plan = repair_plan(neighbours, costs, plan, lp.y)
+    if not plan:
+        logger.info("nearest LP: bound %.10g; no repair of its rounded plan", lagrangian)
         return [], lagrangian, (lower, upper)
-    first = hit.argmax(axis=1)
+    left = budget.remaining()
+    plan = local_search(
+        _problem(neighbours, costs, p, n_sites),
+        plan,
+        time_limit=_POLISH_SECONDS if left is None else min(_POLISH_SECONDS, 0.1 * left),
+    )
+    first = np.isin(neighbours, plan).argmax(axis=1)
     ub = float(costs[np.arange(len(costs)), first].sum())
     integral = bool(np.all(costs == np.round(costs)))
     target = ub - (1.0 - 1e-6 if integral else 1e-9 * max(1.0, abs(ub)))
@@ -250,3 +258,63 @@ def _lp_start(
         int(force.sum()),
     )
     return plan, lagrangian, (lower, upper)
+
+
+def repair_plan(
+    neighbours: np.ndarray, costs: np.ndarray, plan: list[int], priority: np.ndarray
+) -> list[int]:
+    """Return ``plan`` changed, keeping its size, so that every client lists an open site.
+
+    While some client lists no open site, the site listed by most such clients opens (ties:
+    higher ``priority``, then lower index), and the open site whose closing costs least
+    closes: its clients fall back to their second open listed site, and a site some client
+    needs as its only one, or one opened by the repair, never closes. Each step serves at
+    least one more client, so at most as many steps as clients unserved at first.
+
+    Parameters
+    ----------
+    neighbours, costs
+        As in :func:`p_median_nearest` (rows ascending).
+    plan
+        The sites open at first (the LP's rounded plan).
+    priority
+        One value per site (the LP's ``y``): breaks ties between sites to open.
+
+    Returns
+    -------
+    list of int
+        The repaired plan, sorted; empty when no site can close without leaving a client
+        unserved.
+    """
+    n_sites = len(priority)
+    rows = np.arange(len(neighbours))
+    is_open = np.zeros(n_sites, dtype=bool)
+    is_open[plan] = True
+    kept = np.zeros(n_sites, dtype=bool)
+    opened = 0
+    while True:
+        hit = is_open[neighbours]
+        served = hit.any(axis=1)
+        if served.all():
+            break
+        count = np.bincount(neighbours[~served].reshape(-1), minlength=n_sites)
+        cand = np.flatnonzero(count == count.max())
+        j = int(cand[np.lexsort((cand, -priority[cand]))[0]])
+        is_open[j] = kept[j] = True
+        opened += 1
+        hit[:, :] = is_open[neighbours]
+        first = hit.argmax(axis=1)
+        served = hit.any(axis=1)
+        hit[rows, first] = False
+        second = hit.argmax(axis=1)
+        fallback = np.where(hit.any(axis=1), costs[rows, second] - costs[rows, first], np.inf)
+        loss = np.zeros(n_sites)
+        np.add.at(loss, neighbours[rows, first][served], fallback[served])
+        loss[~is_open | kept] = np.inf
+        r = int(np.argmin(loss))
+        if not np.isfinite(loss[r]):
+            return []
+        is_open[r] = False
+    if opened:
+        logger.info("nearest LP: its rounded plan repaired by %d site exchanges", opened)
+    return np.flatnonzero(is_open).tolist()
