@@ -47,7 +47,7 @@ def test_repair_serves_every_client_the_rounding_left_out() -> None:
     best = min(listed_cost(nb, cc, list(s)) for s in itertools.combinations(range(12), p))
     assert best <= value < float("inf")
     # the LP start: the repaired, polished plan, never worse, and a bound below the optimum
-    start, bound, _ = _lp_start(nb, cc, p, 12, Budget.of(30.0))
+    start, bound, _, _, _ = _lp_start(nb, cc, p, 12, Budget.of(30.0))
     assert len(start) == p and listed_cost(nb, cc, start) <= value
     full = min(float(c[:, list(s)].min(axis=1).sum()) for s in itertools.combinations(range(12), p))
     assert bound <= full + 1e-9
