@@ -67,7 +67,6 @@ def worker(args: argparse.Namespace) -> None:
             widen=lists,
             time_limit=args.time_limit,
             gap=0.0,
-            threads=1,  # the rule of this shared machine: one thread per solve
             depth_k=args.k if args.list_k else None,
         )
         # the plan's cost on the full problem (every site), from the tree of its open sites

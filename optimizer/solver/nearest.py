@@ -15,12 +15,14 @@ cost for anything beyond, is a relaxation of the full problem (its bound is vali
 
 Before the MIP (``lp_root=True``), the Benders LP over the lists (:func:`~optimizer.solver.
 benders.lp_sorted`, itself a relaxation of the full LP) gives a valid bound and optimal
-multipliers ``v``; the ``p`` sites of largest LP value are the start plan when every client
-finds one of them in its list; with that plan's cost as the incumbent, the multipliers' reduced
-costs close the sites that cannot be in a better plan (and open those that must be), so the
-MIP is built over fewer sites. The result's bound is the better of the LP's and the MIP's
-(capped by the incumbent the fixing used), so a stated gap is valid even when the MIP runs
-out of time.
+multipliers ``v``; the ``p`` sites of largest LP value, repaired when a client lists none of
+them (:func:`repair_plan`) and polished by swaps over the lists, are the start plan; with that
+plan's cost as the incumbent, the multipliers' reduced costs close the sites that cannot be in
+a better plan (and open those that must be), so the MIP is built over fewer sites, again before
+each new round when the incumbent improved. The first round models each client's levels down
+to the farther of ``v_i`` and its cost in the start plan, plus two. The result's bound is the
+better of the LP's and the MIP's (capped by the incumbent the fixing used), so a stated gap is
+valid even when the MIP runs out of time.
 """
 
 from __future__ import annotations
@@ -82,9 +84,10 @@ def p_median_nearest(
         Solve the Benders LP over the lists first (bound, start plan, reduced-cost fixing; at
         most half the time limit).
     depth_k
-        Model at first only each client's ``depth_k`` nearest listed sites (lazy levels,
-        García, Labbé & Marín 2011): a client the model serves beyond them gets its whole list
-        and the model is solved again. ``None``: the whole lists from the start.
+        Without the LP's multipliers (``lp_root=False`` or the LP failed): model at first only
+        each client's ``depth_k`` nearest listed sites (lazy levels, García, Labbé & Marín
+        2011): a client the model serves beyond them gets its whole list and the model is
+        solved again. ``None``: the whole lists from the start.
 
     Returns
     -------
