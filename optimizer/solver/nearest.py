@@ -28,6 +28,7 @@ valid even when the MIP runs out of time.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -155,6 +156,8 @@ def p_median_nearest(
             "the time given: list more sites per client (or pass widen=)"
         )
     objective, assignment = prob.objective_of(best)
+    if np.isfinite(bound) and bool(np.all(costs == np.round(costs))):
+        bound = float(math.ceil(bound - 1e-6))  # every plan's cost is an integer
     return finish(
         prob,
         status=SolveStatus.OPTIMAL if result.status == "optimal" else SolveStatus.FEASIBLE,
