@@ -1,4 +1,5 @@
-"""The repair of the Benders LP's rounded plan over k-nearest lists (usa13509 p = 2,000).
+"""The repair of the Benders LP's rounded plan over k-nearest lists (usa13509 p = 2,000), and the
+reduced-cost fixing repeated before each new round of the radius MIP.
 
 On truncated lists the LP may leave a client with none of its ``p`` largest sites listed; the
 repair must still give ``p`` sites that serve every client within its list, and the LP start
@@ -65,3 +66,39 @@ def test_repair_refuses_when_no_plan_serves_everyone() -> None:
     """k = 1: every client needs its own site, so p < n sites cannot serve all."""
     _, nb, cc = lists(3, 8, 1)
     assert repair_plan(nb, cc, [0, 1, 2], np.zeros(8)) == []
+
+
+def test_each_new_round_refixes_with_the_better_incumbent() -> None:
+    """One level per client at first: round 1 serves clients beyond it, so a second round
+    runs; before it, ``refix`` gets the better incumbent (here it closes nothing, so the
+    answer must still be the enumerated optimum)."""
+    from optimizer.solver.dense_radius import levels_sorted, solve_levels
+    from optimizer.solver.nearest import _server
+
+    c, nb, cc = lists(5, 12, 12)
+    calls: list[float] = []
+
+    def refix(value: float, plan: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(value)
+        assert listed_cost(nb, cc, plan) == pytest.approx(value)
+        return np.zeros(12), np.ones(12)
+
+    lv = levels_sorted(nb.astype(np.int32), cc)
+    result, _ = solve_levels(
+        lv,
+        12,
+        3,
+        [0, 1, 2],
+        _server(nb, cc),
+        bounds=(np.zeros(12), np.ones(12)),
+        depth=np.ones(12, dtype=np.int64),
+        integral=True,
+        gap=0.0,
+        deadline=None,
+        options={"output_flag": False},
+        margin=0,
+        refix=refix,
+    )
+    best = min(float(c[:, list(s)].min(axis=1).sum()) for s in itertools.combinations(range(12), 3))
+    assert result.status == "optimal" and result.objective == pytest.approx(best)
+    assert result.rounds >= 2 and calls and calls[0] <= listed_cost(nb, cc, [0, 1, 2])
