@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import sys
@@ -42,6 +43,10 @@ def worker(args: argparse.Namespace) -> None:
     """Solve one p in this process; print a JSON line."""
     from scipy.spatial import cKDTree
 
+    if args.log:
+        logging.basicConfig(
+            filename=args.log, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+        )
     xy = tsplib.coordinates(NAME, args.tsplib_dir)
     t0 = time.perf_counter()
     out: dict[str, Any] = {"p": args.p}
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=600.0, help="seconds per p (600)")
     ap.add_argument("--tsplib-dir", type=Path, default=tsplib.DEFAULT_TSPLIB_DIR)
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--log", type=Path, default=None, help="the solver's INFO log to this file")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--k", str(args.k), "--time-limit", str(args.time_limit)]
         cmd += ["--list-k", str(args.list_k)] if args.list_k else []
         cmd += ["--tsplib-dir", str(args.tsplib_dir)]
+        cmd += ["--log", str(args.log.with_suffix(f".p{p}.log"))] if args.log else []
         run = driver.run_child(cmd, args.time_limit + 120)
         row = driver.child_result(run) or {"p": p, "error": driver.last_line(run["stderr"])}
         row.update(wall=run["wall"], peak_mb=run["peak_mb"], optimum=optima.get(p))

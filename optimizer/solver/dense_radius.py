@@ -102,7 +102,7 @@ def levels_sorted(order: np.ndarray, ordered: np.ndarray) -> Levels:
     return Levels(order.astype(np.int32), level, n_levels, offset, level_costs)
 
 
-def _level_of(lv: Levels, values: np.ndarray) -> np.ndarray:
+def level_of(lv: Levels, values: np.ndarray) -> np.ndarray:
     """Return the level index of each client's cost ``values[i]``."""
     out = np.empty(len(values), dtype=np.int64)
     for i, c in enumerate(values.tolist()):
@@ -212,7 +212,7 @@ def _model(
     )
     if start[0]:
         sol = highspy.HighsSolution()
-        sol.col_value = _start_vector(lv, depth, n_sites, start[0], _level_of(lv, start[1]))
+        sol.col_value = _start_vector(lv, depth, n_sites, start[0], level_of(lv, start[1]))
         sol.value_valid = True
         h.setSolution(sol)
     return h, (n_cols, n_rows, len(index))
@@ -232,6 +232,7 @@ def solve_levels(
     deadline: float | None,
     options: dict[str, bool | int | float],
     margin: int,
+    refix: Callable[[float, list[int]], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[DenseRadiusResult, np.ndarray]:
     """Solve the radius model over levels ``lv`` in rounds until no client is under-costed.
 
@@ -248,6 +249,9 @@ def solve_levels(
     integral, gap, deadline, options, margin
         Whether costs are integers, the tolerance, the deadline, HiGHS options and the margin
         every client widens by in a new round.
+    refix
+        ``refix(value, plan)``: the sites' bounds that a plan better than ``value`` must meet
+        (reduced-cost fixing), called before a new round when the incumbent improved.
 
     Returns
     -------
@@ -318,6 +322,11 @@ def solve_levels(
             status = "optimal" if model_status == "Optimal" else "time_limit"
             break
         logger.info("dense radius: %d clients need more levels; solving again", len(deepen))
+        if refix is not None and best:
+            bounds = refix(best_obj, best)
+            logger.info(
+                "dense radius: %d sites closed for %.10g", int((bounds[1] == 0).sum()), best_obj
+            )
         # the others widen by the margin too: one client pushed past its levels often means
         # its neighbours are next, and each round is a new model
         depth = np.minimum(lv.n_levels - 1, depth + margin)
@@ -393,7 +402,7 @@ def solve_dense_radius(
         begin,
         lambda sites: sub[:, sites].min(axis=1),
         bounds=(lower, np.ones(len(cols))),
-        depth=np.minimum(lv.n_levels - 1, _level_of(lv, far) + margin),
+        depth=np.minimum(lv.n_levels - 1, level_of(lv, far) + margin),
         integral=bool(np.all(sub == np.round(sub))),
         gap=gap,
         deadline=deadline,
