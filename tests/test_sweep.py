@@ -221,3 +221,27 @@ def test_resume_skips_finished_runs(sample, spec_file, tmp_path, capsys):
     assert len(calls) == 1 and again.skipped == 3
     assert list(again.table["run_id"]) == list(first.table["run_id"])
     assert (again.table["status"] == "ok").all()
+
+
+def test_each_run_on_a_worker_has_its_solver_pinned_to_one_thread(sample):
+    """HiGHS keeps a scheduler per thread: the pin must reach the thread the run goes in."""
+    data = {"a": prepare(region_inputs(sample, "511826"))}
+    policy = load_sweep(SCENARIOS / "sweep-cuts.yaml").policies[0]
+
+    def refused_two_threads(data, policy, types):
+        import highspy
+        import numpy as np
+
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 2)
+        h.addVars(1, np.zeros(1), np.ones(1))
+        if h.run() != highspy.HighsStatus.kError:  # a pinned thread refuses another count
+            raise RuntimeError("the run's HiGHS is not pinned to one thread")
+        return plan_job(data, policy, types)
+
+    with Engine(workers=1) as engine:
+        (outcome,) = engine.run(
+            data, [Job("one", "a", policy, ("police_station",))], fn=refused_two_threads
+        )
+    assert outcome.status == "ok", outcome.reason

@@ -8,8 +8,9 @@ fails, times out or loses its worker is recorded with its reason and the others 
 are handed to a callback as they finish. ``Ctrl-C`` cancels what is running and keeps what has
 finished.
 
-Workers get one thread each and their solver one thread (:class:`optimizer.engine.plugin.PinThreads`), so that ``n``
-workers run ``n`` plans side by side without oversubscribing the cores.
+Workers get one thread each, and each run pins HiGHS to one thread in the thread it runs in
+(:func:`optimizer.solver.threads.pin_highs_threads`; HiGHS's scheduler is per thread), so that
+``n`` workers run ``n`` plans side by side without oversubscribing the cores.
 The local cluster listens on 127.0.0.1 only and has no dashboard, so nothing needs the internet.
 
 Examples
@@ -37,6 +38,7 @@ from optimizer.pipeline import make_plan
 from optimizer.planning import SolveMemo
 from optimizer.report import Plan
 from optimizer.rules import Policy
+from optimizer.solver.threads import pin_highs_threads
 from optimizer.spatial import Geography, network, project, township_edges
 
 __all__ = [
@@ -190,6 +192,19 @@ def _timed(
     )  # fmt: skip
 
 
+def _on_worker(
+    fn: Callable[..., Plan],
+    key: str,
+    data: RegionData,
+    policy: Policy,
+    types: Any,
+    finish: Finish | None = None,
+) -> Outcome:
+    """Run one job on a Dask worker: HiGHS pinned to one thread in this (the task's) thread."""
+    pin_highs_threads(1)
+    return _timed(fn, key, data, policy, types, finish)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OptimizerError):
         return str(exc).replace("\n", " ")
@@ -254,8 +269,6 @@ class Engine:
         import dask
         from distributed import Client, LocalCluster
 
-        from optimizer.engine.plugin import pin_threads_plugin
-
         if self.scheduler is not None:
             try:
                 self.client = Client(self.scheduler, timeout="20s")
@@ -264,7 +277,6 @@ class Engine:
                     f"no Dask scheduler answers at {self.scheduler} ({exc}); start one with "
                     "'dask scheduler' and workers with 'dask worker ADDRESS'"
                 ) from exc
-            self.client.register_plugin(pin_threads_plugin())
             logger.info("connected to %s: %d workers", self.scheduler, self.slots())
             return
         # allowed-failures 0: the engine retries a lost run itself, once; worker-saturation 1.0:
@@ -288,7 +300,6 @@ class Engine:
             )
         self.client = Client(self.cluster)
         self.client.wait_for_workers(self.workers, timeout=120)
-        self.client.register_plugin(pin_threads_plugin())
         logger.info("local Dask cluster: %d worker processes, 1 thread each", self.workers)
 
     def close(self) -> None:
@@ -399,7 +410,7 @@ class Engine:
                 while pending and len(running) < 2 * slots:
                     job, attempt = pending.popleft()
                     fut = self.client.submit(
-                        _timed, fn, job.key, shared[job.data], job.policy, job.types, finish,
+                        _on_worker, fn, job.key, shared[job.data], job.policy, job.types, finish,
                         key=f"plan-{job.key}-{uuid.uuid4().hex[:8]}", pure=False,
                     )  # fmt: skip
                     running[fut] = [job, None, attempt]
