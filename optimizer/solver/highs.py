@@ -1,8 +1,8 @@
-"""The MIP solvers behind pulp: HiGHS (with a cutoff start and its dual bound) and CBC.
+"""What every MIP run shares: the solver options and outcome, a quiet HiGHS, the cutoff start.
 
-Everything the radius and assignment models share once they are built: the solver options, a
-quiet HiGHS (its banner is printed from C), the run itself under the call's time budget, and
-the count bounds on open sites that both models carry.
+The radius and assignment models are built and run as arrays (:mod:`optimizer.solver.matrix`);
+the set cover (:mod:`optimizer.solver.cover`) still goes through pulp, with :class:`HiGHS`
+(pulp's interface plus a deadline and the dual bound read back).
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from typing import Any, Literal
 
 import pulp
 
-from optimizer.errors import SolverError
-from optimizer.solver.budget import Budget
-from optimizer.solver.problem import LocationProblem, SolveStatus
+from optimizer.solver.problem import SolveStatus
 
 SolverName = Literal["highs", "cbc"]
 
@@ -160,114 +158,7 @@ def quiet_logs() -> Iterator[None]:
         core.setLevel(old)
 
 
-def run_model(
-    model: pulp.LpProblem,
-    start_values: dict[str, float] | None,
-    opts: MipOptions,
-    budget: Budget,
-    cutoff: float | None = None,
-) -> MipOutcome:
-    """Solve a built model with HiGHS or CBC in the time the budget has left.
-
-    Parameters
-    ----------
-    model
-        The model; its ``objective_constant`` attribute (if set) is added to the bound.
-    start_values
-        A MIP start (variable name to value), or ``None``.
-    opts
-        Which solver and how.
-    budget
-        The call's budget.
-    cutoff
-        (HiGHS only) an objective value, without the model's constant, that a solution must
-        beat; when none does, the outcome is ``cutoff`` and its bound is the cutoff.
-
-    Returns
-    -------
-    MipOutcome
-        The dual bound and status.
-
-    Raises
-    ------
-    SolverError
-        If the solver crashes.
-    """
-    if opts.solver == "highs":
-        return _run_highs(model, start_values, opts, budget, cutoff)
-    return _run_cbc(model, start_values, opts, budget)
-
-
-def _run_highs(
-    model: pulp.LpProblem,
-    start_values: dict[str, float] | None,
-    opts: MipOptions,
-    budget: Budget,
-    cutoff: float | None,
-) -> MipOutcome:
-    """Run HiGHS on ``model`` (see :func:`run_model`)."""
-    extra = {} if cutoff is None else {"objective_bound": float(cutoff)}
-    engine = HiGHS(
-        msg=opts.msg,
-        timeLimit=budget.remaining(),
-        gapRel=opts.gap,
-        threads=opts.threads,
-        start=start_values,
-        deadline=budget.deadline,
-        random_seed=int(opts.seed),
-        **HIGHS_OPTIONS,
-        **extra,
-        mip_abs_gap=1e-9,
-    )
-    try:
-        model.solve(engine)
-    except Exception as exc:  # pragma: no cover - solver crash
-        raise SolverError(f"HiGHS failed: {exc}") from exc
-    hs = engine.model_status.lower()
-    timed_out = "time limit" in hs
-    const = float(getattr(model, "objective_constant", 0.0))
-    if cutoff is not None and ("infeasible" in hs or "bound" in hs):
-        # nothing beats the cutoff: the plan that set it is optimal
-        return MipOutcome(cutoff + const, SolveStatus.OPTIMAL, cutoff=True)
-    if "infeasible" in hs:
-        return MipOutcome(-math.inf, SolveStatus.INFEASIBLE)
-    bound = engine.mip_dual_bound + const
-    status = SolveStatus.OPTIMAL if hs == "optimal" else SolveStatus.FEASIBLE
-    return MipOutcome(bound, status, timed_out=timed_out)
-
-
-def _run_cbc(
-    model: pulp.LpProblem,
-    start_values: dict[str, float] | None,
-    opts: MipOptions,
-    budget: Budget,
-) -> MipOutcome:
-    """Run CBC on ``model`` (see :func:`run_model`)."""
-    if start_values is not None:
-        for v in model.variables():
-            v.setInitialValue(start_values.get(v.name, 0.0))
-    options = [f"randomSeed {int(opts.seed) + 1}", f"randomCbcSeed {int(opts.seed) + 1}"]
-    engine = pulp.PULP_CBC_CMD(
-        msg=opts.msg,
-        timeLimit=budget.remaining(),
-        gapRel=opts.gap,
-        threads=opts.threads,
-        warmStart=start_values is not None,
-        options=options,
-    )
-    try:
-        model.solve(engine)
-    except Exception as exc:  # pragma: no cover - solver crash
-        raise SolverError(f"CBC failed: {exc}") from exc
-    if pulp.LpStatus[model.status] == "Infeasible":
-        return MipOutcome(-math.inf, SolveStatus.INFEASIBLE)
-    # pulp does not expose CBC's bound; optimal means the objective is the bound
-    if model.sol_status == pulp.LpSolutionOptimal:
-        return MipOutcome(float(pulp.value(model.objective)), SolveStatus.OPTIMAL)
-    return MipOutcome(-math.inf, SolveStatus.FEASIBLE, timed_out=budget.deadline is not None)
-
-
-def cutoff_of(value: float, model: pulp.LpProblem | None = None) -> float:
+def cutoff_of(value: float) -> float:
     """Return the cutoff a plan of cost ``value`` sets: a solution must beat it.
 
     HiGHS 1.16 can misjudge a full MIP start after presolve (it reported a start as optimal
@@ -277,51 +168,12 @@ def cutoff_of(value: float, model: pulp.LpProblem | None = None) -> float:
     Parameters
     ----------
     value
-        The plan's cost, including the model's constant.
-    model
-        The model, whose ``objective_constant`` (excluded from HiGHS's objective) is taken off.
+        The plan's cost, in the model's objective units (a caller whose model leaves out a
+        constant takes it off the result).
 
     Returns
     -------
     float
         The cutoff in HiGHS's objective units.
     """
-    const = float(getattr(model, "objective_constant", 0.0)) if model is not None else 0.0
-    return value - const + 1e-6 * max(1.0, abs(value))
-
-
-def add_count_bounds(model: pulp.LpProblem, y: list[pulp.LpVariable], prob: LocationProblem) -> int:
-    """Add ``p`` and the group bounds on open sites; return the nonzeros added.
-
-    Parameters
-    ----------
-    model
-        The model to extend.
-    y
-        The site-open variables, one per site.
-    prob
-        The problem whose ``p`` and groups are added.
-
-    Returns
-    -------
-    int
-        Nonzeros added.
-    """
-    nnz = 0
-    if prob.p is not None:
-        model.addConstraint(
-            pulp.LpConstraint([(v, 1.0) for v in y], pulp.LpConstraintEQ, "p", prob.p)
-        )
-        nnz += len(y)
-    for g in prob.groups:
-        terms = [(y[int(j)], 1.0) for j in g.sites]
-        nnz += len(terms)
-        if g.max_open is not None:
-            model.addConstraint(
-                pulp.LpConstraint(terms, pulp.LpConstraintLE, f"gmax_{g.name}", g.max_open)
-            )
-        if g.min_open > 0:
-            model.addConstraint(
-                pulp.LpConstraint(terms, pulp.LpConstraintGE, f"gmin_{g.name}", g.min_open)
-            )
-    return nnz
+    return value + 1e-6 * max(1.0, abs(value))
