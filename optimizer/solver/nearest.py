@@ -37,7 +37,13 @@ import numpy as np
 from optimizer.errors import PolicyError
 from optimizer.solver.benders import lp_sorted
 from optimizer.solver.budget import Budget
-from optimizer.solver.dense_radius import Levels, level_of, levels_sorted, solve_levels
+from optimizer.solver.dense_radius import (
+    DenseRadiusResult,
+    Levels,
+    level_of,
+    levels_sorted,
+    solve_levels,
+)
 from optimizer.solver.problem import LocationProblem, LocationResult, SolveStatus, finish
 from optimizer.solver.swap import local_search
 
@@ -150,6 +156,26 @@ def p_median_nearest(
         neighbours, costs = widen(2 * k)
         if neighbours.shape[1] <= k:
             break
+    return _result(prob, best, bound, result, neighbours, costs, gap, budget)
+
+
+def _result(
+    prob: LocationProblem,
+    best: list[int],
+    bound: float,
+    result: DenseRadiusResult,
+    neighbours: np.ndarray,
+    costs: np.ndarray,
+    gap: float,
+    budget: Budget,
+) -> LocationResult:
+    """Return the last round's plan with the best bound, as the call's result.
+
+    Raises
+    ------
+    PolicyError
+        If no plan serves every client within its listed sites.
+    """
     if not best or not np.isfinite(prob.objective_of(best)[0]):
         raise PolicyError(
             f"no plan serves every client within its {neighbours.shape[1]} listed sites in "
