@@ -179,6 +179,8 @@ def lp_sorted(
     """
     import highspy
 
+    from optimizer.solver.threads import run_highs
+
     t0 = time.perf_counter()
     m = order.shape[0]
     with quiet_stdout():
@@ -227,7 +229,7 @@ def lp_sorted(
         )
         if deadline is not None:
             h.setOptionValue("time_limit", max(0.05, deadline - time.monotonic()))
-        h.run()
+        run_highs(h)
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             logger.info(
                 "Benders LP: HiGHS stopped with %s", h.modelStatusToString(h.getModelStatus())

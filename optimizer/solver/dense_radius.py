@@ -261,6 +261,8 @@ def solve_levels(
     overflow : numpy.ndarray
         The clients served beyond the last level the caller gave.
     """
+    from optimizer.solver.threads import run_highs
+
     best = sorted(start)
     best_obj = float(serve(best).sum()) if best else math.inf
     bound, rounds, size, status = -math.inf, 0, (0, 0, 0), "time_limit"
@@ -293,7 +295,7 @@ def solve_levels(
             f"{size[2]:,}",
             time.perf_counter() - t0,
         )
-        h.run()
+        run_highs(h)
         model_status = h.modelStatusToString(h.getModelStatus())
         round_bound = float(h.getInfo().mip_dual_bound)
         y = np.asarray(h.getSolution().col_value[:n_sites])

@@ -110,6 +110,8 @@ class HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
 
     def callSolver(self, lp: Any) -> None:
         """Pass the start and the time left, run HiGHS, read back the dual bound and status."""
+        from optimizer.solver.threads import run_highs
+
         if self._start:
             import highspy
 
@@ -121,7 +123,7 @@ class HiGHS(pulp.HiGHS):  # type: ignore[misc, name-defined]
         if self._deadline is not None:
             left = max(0.0, self._deadline - time.monotonic())
             lp.solverModel.setOptionValue("time_limit", float(left))
-        lp.solverModel.run()
+        run_highs(lp.solverModel)
         info = lp.solverModel.getInfo()
         self.mip_dual_bound = float(info.mip_dual_bound)
         self.model_status = lp.solverModel.modelStatusToString(lp.solverModel.getModelStatus())

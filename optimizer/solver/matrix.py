@@ -180,12 +180,14 @@ class MatrixSolver:
 
     def _run_highs(self, budget: Budget, cutoff: float | None) -> MatrixOutcome:
         """Run HiGHS (see :meth:`run`)."""
+        from optimizer.solver.threads import run_highs
+
         h = self._instance()
         left = budget.remaining()
         h.setOptionValue("time_limit", math.inf if left is None else max(0.0, float(left)))
         h.setOptionValue("objective_bound", math.inf if cutoff is None else float(cutoff))
         try:
-            h.run()
+            run_highs(h)
         except Exception as exc:  # pragma: no cover - solver crash
             raise SolverError(f"HiGHS failed: {exc}") from exc
         hs = h.modelStatusToString(h.getModelStatus()).lower()

@@ -7,17 +7,26 @@ processes (a Dask worker's task thread) therefore pins the count before its firs
 solves in it with the default count (``solver.threads`` unset) or the same count run on it.
 (A pin made in another thread, e.g. a worker's event loop, does nothing for the task thread:
 measured, two workers then used about 2.5 cores between them.)
+
+Every HiGHS solve of the solver core goes through :func:`run_highs`: a solve that asks for a
+thread count other than the one its thread already runs with (a notebook that plans once with
+the default and then a scenario with ``solver.threads: 1``) would otherwise return no solution
+at all, and the plan would silently be the heuristic start with no bound.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
+from typing import Any
 
 import highspy
 
-__all__ = ["pin_highs_threads"]
+__all__ = ["pin_highs_threads", "run_highs"]
+
+logger = logging.getLogger(__name__)
 
 _PINNED = threading.local()
 
@@ -46,3 +55,38 @@ def pin_highs_threads(threads: int = 1) -> None:
     h.passModel(highspy.HighsLp())
     h.run()
     _PINNED.threads = threads
+
+
+def run_highs(h: Any) -> Any:
+    """Run a HiGHS instance; keep the thread's own count when it refuses the one asked for.
+
+    HiGHS refuses a solve (status error, model status "not set") whose ``threads`` option
+    differs from the count its calling thread's scheduler started with. The solve is then run
+    again with ``threads`` reset to the default, which takes that count, and a warning says so.
+
+    Parameters
+    ----------
+    h
+        A ``highspy.Highs`` with its model passed.
+
+    Returns
+    -------
+    highspy.HighsStatus
+        The status of the run that counts.
+    """
+    status = h.run()
+    if status != highspy.HighsStatus.kError:
+        return status
+    if h.getModelStatus() != highspy.HighsModelStatus.kNotset:
+        return status
+    value = h.getOptionValue("threads")  # (status, value) in recent highspy, the value before
+    wanted = int(value[-1] if isinstance(value, tuple) else value)
+    if wanted == 0:
+        return status
+    logger.warning(
+        "HiGHS in this thread already runs with another thread count than %d (an earlier solve "
+        "in the same process); this solve uses that count instead",
+        wanted,
+    )
+    h.setOptionValue("threads", 0)
+    return h.run()
